@@ -1,0 +1,222 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxBodySize is the largest full_state document accepted. Real documents
+// are about 1 KiB; the limit keeps a broken or hostile device from filling memory.
+const MaxBodySize = 1 << 20
+
+// noValue is what controllers send for a reading they could not take
+// (0xFFFFFFFF, shown in their UI as 4.29e+09); it means "no value".
+const noValue = 4294967295
+
+// ErrNotFullState is wrapped by every error that says the body is not a
+// full_state document at all (a login page, JSON, binary, an empty answer).
+var ErrNotFullState = errors.New("not a full_state document")
+
+// Field is one "key:value" line of a document, key and value trimmed.
+type Field struct {
+	Key, Value string
+	Line       int // 1-based line number, for messages
+}
+
+// Reading is one numeric reading in base units; Index is its position in a
+// List (0 for a single Number) and selects the ListValues label.
+type Reading struct {
+	Index int
+	Value float64
+}
+
+// Value is the typed reading of one known key.
+type Value struct {
+	Spec  *KeySpec
+	Field Field
+	// Numbers holds Number and List readings (scaled to base units), the 0/1
+	// of a Bool, and the cable rating of a numeric type2_proximity.
+	Numbers []Reading
+	// Codes holds the active error codes of an Errors key, deduplicated.
+	Codes []string
+}
+
+// Invalid is a line of a known key whose value could not be parsed.
+type Invalid struct {
+	Field
+	Reason string
+}
+
+// FullState is one parsed /rest/full_state document.
+type FullState struct {
+	Values  []Value   // known keys with a non-empty value, in document order
+	Unknown []Field   // keys the table does not know
+	Invalid []Invalid // known keys whose value could not be parsed
+}
+
+// Parse reads a full_state document: one "key:value" per line, split on the
+// first colon, LF or CRLF line ends. It returns an error wrapping
+// ErrNotFullState when the body is not such a document; a single bad value is
+// not an error but is listed in Invalid.
+func Parse(body []byte) (*FullState, error) {
+	if err := sniff(body); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotFullState, err)
+	}
+	doc := string(body) // one copy; every Field slices it
+	st := &FullState{Values: make([]Value, 0, 48)}
+	seen := make([]bool, len(Keys))
+	known := 0
+	for n := 1; doc != ""; n++ {
+		var line string
+		line, doc, _ = strings.Cut(doc, "\n")
+		line = strings.TrimSpace(line) // also drops the \r of CRLF
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || !validKey(k) {
+			return nil, fmt.Errorf("%w: line %d is not key:value: %q", ErrNotFullState, n, abbreviate(line))
+		}
+		f := Field{Key: k, Value: v, Line: n}
+		i, ok := byKey[k]
+		if !ok {
+			st.Unknown = append(st.Unknown, f)
+			continue
+		}
+		known++
+		spec := &Keys[i]
+		if seen[i] {
+			st.Invalid = append(st.Invalid, Invalid{f, "duplicate of " + spec.Key})
+			continue
+		}
+		seen[i] = true
+		if v == "" || spec.Kind == Private {
+			continue
+		}
+		val, err := decode(spec, f)
+		if err != nil {
+			st.Invalid = append(st.Invalid, Invalid{f, err.Error()})
+			continue
+		}
+		st.Values = append(st.Values, val)
+	}
+	if known == 0 {
+		return nil, fmt.Errorf("%w: no known key in %d unknown ones", ErrNotFullState, len(st.Unknown))
+	}
+	return st, nil
+}
+
+// sniff rejects bodies that are plainly something else, with a message an
+// operator recognises.
+func sniff(body []byte) error {
+	t := bytes.TrimSpace(body)
+	switch {
+	case len(t) == 0:
+		return errors.New("empty body")
+	case bytes.IndexByte(t, 0) >= 0 || !utf8.Valid(t):
+		return errors.New("binary data")
+	case t[0] == '<':
+		return errors.New("HTML or XML (a login or error page?)")
+	case t[0] == '{' || t[0] == '[':
+		return errors.New("JSON")
+	}
+	return nil
+}
+
+func decode(spec *KeySpec, f Field) (Value, error) {
+	val := Value{Spec: spec, Field: f}
+	switch spec.Kind {
+	case StateSet:
+		if spec.NumberMetric != "" {
+			if x, err := parseNumber(f.Value); err == nil {
+				val.Numbers = []Reading{{0, x}}
+			}
+		}
+	case Bool:
+		switch f.Value {
+		case spec.True:
+			val.Numbers = []Reading{{0, 1}}
+		case spec.False:
+			val.Numbers = []Reading{{0, 0}}
+		default:
+			return val, fmt.Errorf("want %q or %q", spec.True, spec.False)
+		}
+	case Number:
+		x, err := parseNumber(f.Value)
+		if err != nil {
+			return val, err
+		}
+		if x != noValue {
+			val.Numbers = []Reading{{0, x * scale(spec)}}
+		}
+	case List:
+		parts := strings.Split(f.Value, ",")
+		if len(parts) > len(spec.ListValues) {
+			return val, fmt.Errorf("%d values, at most %d expected", len(parts), len(spec.ListValues))
+		}
+		val.Numbers = make([]Reading, 0, len(parts))
+		for i, p := range parts {
+			x, err := parseNumber(strings.TrimSpace(p))
+			if err != nil {
+				return val, fmt.Errorf("value %d: %w", i+1, err)
+			}
+			if x != noValue {
+				val.Numbers = append(val.Numbers, Reading{i, x * scale(spec)})
+			}
+		}
+	case Errors:
+		for c := range strings.SplitSeq(f.Value, ";") {
+			c = strings.TrimSpace(c)
+			if c != "" && !slices.Contains(spec.NoneValues, c) && !slices.Contains(val.Codes, c) {
+				val.Codes = append(val.Codes, c)
+			}
+		}
+	}
+	return val, nil
+}
+
+// parseNumber accepts what controllers send: "16", "+25.30", "0.00".
+func parseNumber(s string) (float64, error) {
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, fmt.Errorf("not a number: %q", abbreviate(s))
+	}
+	return x, nil
+}
+
+func scale(spec *KeySpec) float64 {
+	if spec.Scale == 0 {
+		return 1
+	}
+	return spec.Scale
+}
+
+// validKey accepts the identifiers controllers use as keys.
+func validKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// abbreviate keeps error messages short when a device sends a large line.
+func abbreviate(s string) string {
+	const maxLen = 60
+	if len(s) <= maxLen {
+		return s
+	}
+	return s[:maxLen] + "…"
+}

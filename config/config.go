@@ -1,0 +1,179 @@
+// Package config holds the exporter's configuration file: its types, strict
+// decoding and validation, and a holder that reloads it safely.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	config_util "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v2"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
+)
+
+// DefaultModule is used when a probe names no module. It exists even without
+// a config file.
+const DefaultModule = "default"
+
+// DefaultTimeout bounds a probe when the module sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// Config is the whole configuration file.
+type Config struct {
+	Modules map[string]*Module `yaml:"modules"`
+	Targets []*Target          `yaml:"targets,omitempty"`
+}
+
+// Module is how to talk to a group of controllers: credentials, timeout and
+// the HTTP client (TLS, proxy, ...).
+type Module struct {
+	Username         string                        `yaml:"username,omitempty"`
+	Password         config_util.Secret            `yaml:"password,omitempty"`
+	PasswordFile     string                        `yaml:"password_file,omitempty"`
+	Timeout          model.Duration                `yaml:"timeout,omitempty"`
+	HTTPClientConfig config_util.HTTPClientConfig `yaml:"http_client_config,omitempty"`
+
+	password string // resolved from Password or PasswordFile by Load
+}
+
+// Target is a named controller, probed as /probe?target=<Name>.
+type Target struct {
+	Name    string            `yaml:"name"`
+	Address string            `yaml:"address"`
+	Module  string            `yaml:"module,omitempty"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
+}
+
+// UnmarshalYAML sets the defaults of a module before decoding it.
+func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
+	*m = Module{Timeout: model.Duration(DefaultTimeout), HTTPClientConfig: config_util.DefaultHTTPClientConfig}
+	type plain Module
+	return unmarshal((*plain)(m))
+}
+
+// Credentials returns what the module sends to controllers, or nil when it
+// has no username (then no credential headers are sent).
+func (m *Module) Credentials() *collector.Credentials {
+	if m.Username == "" {
+		return nil
+	}
+	return &collector.Credentials{Username: m.Username, Password: m.password}
+}
+
+// reservedLabels are the labels the exporter's own metrics use; a target
+// label with one of these names would clash.
+var reservedLabels = []string{"state", "phase", "channel", "connector", "error",
+	"vendor", "model", "firmware_version", "serial_number", "manufacturer_serial_number", "chargepoint_id",
+	"meter_type", "meter_serial"}
+
+// Load reads and validates a config file. An empty path gives the built-in
+// configuration: the default module only.
+func Load(path string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := yaml.UnmarshalStrict(data, c); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", path, err)
+		}
+	}
+	if c.Modules == nil {
+		c.Modules = map[string]*Module{}
+	}
+	if c.Modules[DefaultModule] == nil {
+		c.Modules[DefaultModule] = &Module{Timeout: model.Duration(DefaultTimeout), HTTPClientConfig: config_util.DefaultHTTPClientConfig}
+	}
+	dir := filepath.Dir(path)
+	for name, m := range c.Modules {
+		if err := m.validate(dir); err != nil {
+			return nil, fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	if err := c.validateTargets(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (m *Module) validate(dir string) error {
+	if m == nil {
+		return errors.New("empty module")
+	}
+	if m.Timeout <= 0 {
+		return errors.New("timeout must be positive")
+	}
+	if m.Password != "" && m.PasswordFile != "" {
+		return errors.New("at most one of password and password_file")
+	}
+	if m.Username == "" && (m.Password != "" || m.PasswordFile != "") {
+		return errors.New("a password needs a username")
+	}
+	m.password = string(m.Password)
+	if m.PasswordFile != "" {
+		file := m.PasswordFile
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("reading password_file: %w", err)
+		}
+		m.password = strings.TrimRight(string(b), "\r\n")
+	}
+	m.HTTPClientConfig.SetDirectory(dir)
+	if err := m.HTTPClientConfig.Validate(); err != nil {
+		return fmt.Errorf("http_client_config: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) validateTargets() error {
+	names := map[string]bool{}
+	for i, t := range c.Targets {
+		if t == nil || t.Name == "" {
+			return fmt.Errorf("target %d: name is required", i+1)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("target %q: defined twice", t.Name)
+		}
+		names[t.Name] = true
+		if _, err := collector.ParseTarget(t.Address); err != nil {
+			return fmt.Errorf("target %q: %w", t.Name, err)
+		}
+		if t.Module == "" {
+			t.Module = DefaultModule
+		}
+		if c.Modules[t.Module] == nil {
+			return fmt.Errorf("target %q: unknown module %q", t.Name, t.Module)
+		}
+		for l := range t.Labels {
+			if !model.LabelName(l).IsValidLegacy() || strings.HasPrefix(l, "__") {
+				return fmt.Errorf("target %q: invalid label name %q", t.Name, l)
+			}
+			for _, r := range reservedLabels {
+				if l == r {
+					return fmt.Errorf("target %q: label %q is used by the exporter's metrics", t.Name, l)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Target returns the configured target with that name.
+func (c *Config) Target(name string) (*Target, bool) {
+	for _, t := range c.Targets {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}

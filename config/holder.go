@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	config_util "github.com/prometheus/common/config"
+)
+
+// Snapshot is one loaded configuration with an HTTP client per module. It
+// is never changed after it is built, so a probe can use it without locks.
+type Snapshot struct {
+	*Config
+	clients map[string]*http.Client
+}
+
+// Client returns the module's HTTP client; connections are reused across probes.
+func (s *Snapshot) Client(module string) *http.Client { return s.clients[module] }
+
+// Holder keeps the current Snapshot and replaces it on Reload. A config that
+// fails to load leaves the current one in place.
+type Holder struct {
+	path      string
+	userAgent string
+
+	mu  sync.RWMutex
+	cur *Snapshot
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+}
+
+// NewHolder returns a Holder for the file at path ("" for the built-in
+// configuration) and registers its reload metrics with reg.
+func NewHolder(path, userAgent string, reg prometheus.Registerer) *Holder {
+	h := &Holder{
+		path:      path,
+		userAgent: userAgent,
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bender_cc_exporter_config_last_reload_successful",
+			Help: "1 if the last configuration load succeeded, else 0.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bender_cc_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful configuration load.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(h.reloadOK, h.reloadTime)
+	}
+	return h
+}
+
+// Reload loads the file again. On error the current configuration stays.
+func (h *Holder) Reload() error {
+	snap, err := h.load()
+	if err != nil {
+		h.reloadOK.Set(0)
+		return err
+	}
+	h.mu.Lock()
+	old := h.cur
+	h.cur = snap
+	h.mu.Unlock()
+	h.reloadOK.Set(1)
+	h.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	if old != nil {
+		// Probes still using the old clients finish; their idle connections go.
+		for _, c := range old.clients {
+			c.CloseIdleConnections()
+		}
+	}
+	return nil
+}
+
+// Get returns the current configuration.
+func (h *Holder) Get() *Snapshot {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.cur
+}
+
+func (h *Holder) load() (*Snapshot, error) {
+	c, err := Load(h.path)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Config: c, clients: make(map[string]*http.Client, len(c.Modules))}
+	for name, m := range c.Modules {
+		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
+			config_util.WithUserAgent(h.userAgent),
+			config_util.WithIdleConnTimeout(90*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("module %q: http_client_config: %w", name, err)
+		}
+		snap.clients[name] = client
+	}
+	return snap, nil
+}

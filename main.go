@@ -1,0 +1,157 @@
+// Command bender_cc_exporter exports the state of Bender/ebee charge
+// controllers (CC612, CC613 and the wallboxes built on them), read through
+// their Legacy REST API, as Prometheus metrics.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/probe"
+)
+
+const exporterName = "bender_cc_exporter"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for Bender/ebee charge controllers (Legacy REST API).")
+	var (
+		configFile    = app.Flag("config.file", "Configuration file; without one only the default module exists.").Default("").String()
+		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
+		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		webFlags      = kingpinflag.AddFlags(app, ":9955")
+	)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+
+	logger, slogger := newLogger(stderr, *logLevel, *logFormat)
+
+	if *configCheck {
+		if _, err := config.Load(*configFile); err != nil {
+			level.Error(logger).Log("msg", "Configuration is invalid", "file", *configFile, "err", err)
+			return 1
+		}
+		level.Info(logger).Log("msg", "Configuration is valid", "file", *configFile)
+		return 0
+	}
+
+	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
+	level.Info(logger).Log("build_context", version.BuildContext())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(exporterName),
+		prometheus.NewGoCollector(),
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+	)
+	holder := config.NewHolder(*configFile, exporterName+"/"+version.Version, reg)
+	if err := holder.Reload(); err != nil {
+		level.Error(logger).Log("msg", "Error loading config", "file", *configFile, "err", err)
+		return 1
+	}
+	level.Info(logger).Log("msg", "Loaded config file", "file", *configFile)
+
+	reload := func() error {
+		if err := holder.Reload(); err != nil {
+			level.Error(logger).Log("msg", "Error reloading config, keeping the old one", "file", *configFile, "err", err)
+			return err
+		}
+		level.Info(logger).Log("msg", "Reloaded config file", "file", *configFile)
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_ = reload()
+		}
+	}()
+
+	mux := http.NewServeMux()
+	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "This endpoint requires a POST or PUT request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+		}
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Bender CC Exporter",
+		Description: "Prometheus exporter for Bender/ebee charge controllers (Legacy REST API)",
+		Version:     version.Info(),
+		Form: web.LandingForm{
+			Action: "/probe",
+			Inputs: []web.LandingFormInput{
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "http://192.0.2.10 or a configured name"},
+				{Label: "Module", Type: "text", Name: "module", Value: config.DefaultModule},
+			},
+		},
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Exporter metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+	})
+	if err != nil {
+		level.Error(logger).Log("err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
+		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the go-kit logger and, from it, the *slog.Logger that
+// exporter-toolkit wants; both filter at the same level.
+func newLogger(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	}
+	logger = level.NewFilter(log.With(logger, "ts", log.DefaultTimestampUTC), level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	slvl := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[lvl]
+	// slog records carry their own source; only go-kit calls get a caller here.
+	bridge := slog.New(sloggokit.NewGoKitHandler(logger, slvl))
+	logger = log.With(logger, "caller", log.DefaultCaller)
+	return logger, bridge
+}
