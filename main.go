@@ -54,9 +54,13 @@ func run(args []string, stderr io.Writer) int {
 	logger, slogger := newLogger(stderr, *logLevel, *logFormat)
 
 	if *configCheck {
-		if _, err := config.Load(*configFile); err != nil {
+		c, err := config.Load(*configFile)
+		if err != nil {
 			level.Error(logger).Log("msg", "Configuration is invalid", "file", *configFile, "err", err)
 			return 1
+		}
+		if err := c.ReadSecrets(); err != nil {
+			level.Warn(logger).Log("msg", "Secret files are not readable here; the exporter will refuse to start without them", "err", err)
 		}
 		level.Info(logger).Log("msg", "Configuration is valid", "file", *configFile)
 		return 0

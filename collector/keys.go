@@ -1,5 +1,7 @@
 package collector
 
+import "strconv"
+
 // Kind says how the value of a controller key becomes metrics.
 type Kind int
 
@@ -9,7 +11,7 @@ const (
 	StateSet Kind = iota
 	// Bool is a two-valued switch (on/off, enable/disable) exported as 0/1.
 	Bool
-	// Number is a single number, multiplied by Scale.
+	// Number is a single number, converted from Unit into base units.
 	Number
 	// List is one to len(ListValues) comma-separated numbers, one series each.
 	List
@@ -30,6 +32,32 @@ const (
 	Counter
 )
 
+// Unit is the unit a controller reports a number in.
+type Unit int
+
+// The units controllers use besides base units.
+const (
+	BaseUnit    Unit = iota // already in the metric's base unit
+	WattHours               // Wh → J: × 3600
+	Milliampere             // mA → A: ÷ 1000
+)
+
+// ToBase converts a reading in u into the base unit of its metric.
+func (u Unit) ToBase(x float64) float64 {
+	switch u {
+	case WattHours:
+		return x * 3600
+	case Milliampere:
+		// Shift the decimal point instead of dividing, so that 30.1 mA is
+		// exported as 0.0301 A and not as 0.030100000000000002.
+		var buf [40]byte
+		b := strconv.AppendFloat(buf[:0], x, 'g', -1, 64)
+		y, _ := strconv.ParseFloat(string(append(b, "e-3"...)), 64)
+		return y
+	}
+	return x
+}
+
 // KeySpec describes one key of the Legacy REST API and the metric it feeds.
 // Adding a key that a new firmware introduces is one more KeySpec in Keys.
 type KeySpec struct {
@@ -39,7 +67,7 @@ type KeySpec struct {
 	Metric  string // metric name without the bender_cc_ namespace
 	Help    string
 	Type    ValueType // Number and List only
-	Scale   float64   // multiplies Number and List values into base units; 0 means 1
+	Unit    Unit      // unit the controller sends Number and List values in
 
 	States []string // StateSet: the documented states
 	// NumberMetric, for a StateSet, is also exported as a gauge when the
@@ -67,10 +95,8 @@ var (
 )
 
 const (
-	whToJ = 3600   // Wh → J
-	mAToA = 0.001  // mA → A
-	infoM = "info" // bender_cc_info
-	meter = "meter_info"
+	infoM = "info"       // bender_cc_info
+	meter = "meter_info" // bender_cc_meter_info
 )
 
 // Keys is the table of every key the exporter understands: all 41 keys of the
@@ -82,9 +108,9 @@ var Keys = []KeySpec{
 		States: []string{"not_authorized_for_charging", "wait_for_auth", "authorized_for_charging", "auth_timeout"}},
 	{Key: "auth_uid", Kind: Private},
 	{Key: "time_since_charging_start", Kind: Number, Metric: "charging_duration_seconds", Help: "Time since the current charging session started (time_since_charging_start)."},
-	{Key: "meter_wh", Kind: Number, Type: Counter, Scale: whToJ, Metric: "energy_joules_total", Help: "Energy meter reading in joules (meter_wh x 3600)."},
+	{Key: "meter_wh", Kind: Number, Type: Counter, Unit: WattHours, Metric: "energy_joules_total", Help: "Energy meter reading in joules (meter_wh x 3600)."},
 	{Key: "power_w", Kind: Number, Metric: "power_watts", Help: "Active charging power in watts (power_w)."},
-	{Key: "transaction_wh", Kind: Number, Scale: whToJ, Metric: "transaction_energy_joules", Help: "Energy of the current charging session in joules; restarts with each session (transaction_wh x 3600)."},
+	{Key: "transaction_wh", Kind: Number, Unit: WattHours, Metric: "transaction_energy_joules", Help: "Energy of the current charging session in joules; restarts with each session (transaction_wh x 3600)."},
 	{Key: "display_text", Kind: Private},
 	{Key: "cp_id", Kind: Info, Metric: infoM, InfoLabel: "chargepoint_id"},
 	{Key: "ocpp_state", Kind: StateSet, Metric: "ocpp_state", Help: "OCPP status of the charge point (ocpp_state).", States: ocppStates},
@@ -111,9 +137,9 @@ var Keys = []KeySpec{
 	{Key: "con_cycles_type2", Kind: Number, Type: Counter, Metric: "contactor_cycles_total", Help: "Switching cycles of the connector's contactor (con_cycles_*).", Label: "connector", LabelValue: "type2"},
 	{Key: "max_current", Kind: Number, Metric: "max_current_amperes", Help: "Maximum charging current configured in amperes (max_current)."},
 	{Key: "rcmb_state", Kind: StateSet, Metric: "rcmb_state", Help: "State of the residual current monitor (rcmb_state).", States: []string{"okay", "triggered"}},
-	{Key: "rcmb_max", Aliases: []string{"rcmb_max_values"}, Kind: List, Scale: mAToA, Metric: "rcmb_residual_current_max_amperes",
+	{Key: "rcmb_max", Aliases: []string{"rcmb_max_values"}, Kind: List, Unit: Milliampere, Metric: "rcmb_residual_current_max_amperes",
 		Help: "Highest residual current measured by the RCMB per channel in amperes (rcmb_max, older firmware rcmb_max_values).", ListLabel: "channel", ListValues: channels},
-	{Key: "rcmb_values", Aliases: []string{"rcmb_current_values"}, Kind: List, Scale: mAToA, Metric: "rcmb_residual_current_amperes",
+	{Key: "rcmb_values", Aliases: []string{"rcmb_current_values"}, Kind: List, Unit: Milliampere, Metric: "rcmb_residual_current_amperes",
 		Help: "Residual current measured by the RCMB per channel in amperes (rcmb_values, older firmware rcmb_current_values).", ListLabel: "channel", ListValues: channels},
 	{Key: "cable_attached", Kind: Bool, Metric: "cable_attached", Help: "1 if a cable is permanently attached to the charge point (cable_attached).", True: "on", False: "off"},
 	{Key: "schuko_cfg", Kind: Bool, Metric: "schuko_enabled", Help: "1 if the Schuko socket is enabled (schuko_cfg).", True: "enable", False: "disable"},

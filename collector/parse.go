@@ -40,7 +40,7 @@ type Reading struct {
 type Value struct {
 	Spec  *KeySpec
 	Field Field
-	// Numbers holds Number and List readings (scaled to base units), the 0/1
+	// Numbers holds Number and List readings (in base units), the 0/1
 	// of a Bool, and the cable rating of a numeric type2_proximity.
 	Numbers []Reading
 	// Codes holds the active error codes of an Errors key, deduplicated.
@@ -154,7 +154,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 			return val, err
 		}
 		if x != noValue {
-			val.Numbers = []Reading{{0, x * scale(spec)}}
+			val.Numbers = []Reading{{0, spec.Unit.ToBase(x)}}
 		}
 	case List:
 		parts := strings.Split(f.Value, ",")
@@ -168,7 +168,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 				return val, fmt.Errorf("value %d: %w", i+1, err)
 			}
 			if x != noValue {
-				val.Numbers = append(val.Numbers, Reading{i, x * scale(spec)})
+				val.Numbers = append(val.Numbers, Reading{i, spec.Unit.ToBase(x)})
 			}
 		}
 	case Errors:
@@ -189,13 +189,6 @@ func parseNumber(s string) (float64, error) {
 		return 0, fmt.Errorf("not a number: %q", abbreviate(s))
 	}
 	return x, nil
-}
-
-func scale(spec *KeySpec) float64 {
-	if spec.Scale == 0 {
-		return 1
-	}
-	return spec.Scale
 }
 
 // validKey accepts the identifiers controllers use as keys.

@@ -33,10 +33,10 @@ type Config struct {
 // Module is how to talk to a group of controllers: credentials, timeout and
 // the HTTP client (TLS, proxy, ...).
 type Module struct {
-	Username         string                        `yaml:"username,omitempty"`
-	Password         config_util.Secret            `yaml:"password,omitempty"`
-	PasswordFile     string                        `yaml:"password_file,omitempty"`
-	Timeout          model.Duration                `yaml:"timeout,omitempty"`
+	Username         string                       `yaml:"username,omitempty"`
+	Password         config_util.Secret           `yaml:"password,omitempty"`
+	PasswordFile     string                       `yaml:"password_file,omitempty"`
+	Timeout          model.Duration               `yaml:"timeout,omitempty"`
 	HTTPClientConfig config_util.HTTPClientConfig `yaml:"http_client_config,omitempty"`
 
 	password string // resolved from Password or PasswordFile by Load
@@ -72,7 +72,7 @@ var reservedLabels = []string{"state", "phase", "channel", "connector", "error",
 	"vendor", "model", "firmware_version", "serial_number", "manufacturer_serial_number", "chargepoint_id",
 	"meter_type", "meter_serial"}
 
-// Load reads and validates a config file. An empty path gives the built-in
+// Load reads and validates a config file; see ReadSecrets. An empty path gives the built-in
 // configuration: the default module only.
 func Load(path string) (*Config, error) {
 	c := &Config{}
@@ -116,17 +116,8 @@ func (m *Module) validate(dir string) error {
 	if m.Username == "" && (m.Password != "" || m.PasswordFile != "") {
 		return errors.New("a password needs a username")
 	}
-	m.password = string(m.Password)
-	if m.PasswordFile != "" {
-		file := m.PasswordFile
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("reading password_file: %w", err)
-		}
-		m.password = strings.TrimRight(string(b), "\r\n")
+	if m.PasswordFile != "" && !filepath.IsAbs(m.PasswordFile) {
+		m.PasswordFile = filepath.Join(dir, m.PasswordFile)
 	}
 	m.HTTPClientConfig.SetDirectory(dir)
 	if err := m.HTTPClientConfig.Validate(); err != nil {
@@ -164,6 +155,24 @@ func (c *Config) validateTargets() error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// ReadSecrets reads every module's password_file. Load leaves this out so
+// that a config can be checked where the secrets are not (a build machine);
+// the Holder calls it on every (re)load, so a changed file is picked up.
+func (c *Config) ReadSecrets() error {
+	for name, m := range c.Modules {
+		m.password = string(m.Password)
+		if m.PasswordFile == "" {
+			continue
+		}
+		b, err := os.ReadFile(m.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("module %q: reading password_file: %w", name, err)
+		}
+		m.password = strings.TrimRight(string(b), "\r\n")
 	}
 	return nil
 }

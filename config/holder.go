@@ -88,6 +88,9 @@ func (h *Holder) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.ReadSecrets(); err != nil {
+		return nil, err
+	}
 	snap := &Snapshot{Config: c, clients: make(map[string]*http.Client, len(c.Modules))}
 	for name, m := range c.Modules {
 		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExampleParses(t *testing.T) {
+	data, err := os.ReadFile("../config.yml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// The example points at an absolute password file; give it one here.
+	write(t, dir, "operator.password", "secret\n")
+	cfg := strings.ReplaceAll(string(data), "/etc/bender_cc_exporter/operator.password", filepath.Join(dir, "operator.password"))
+	c, err := Load(write(t, dir, "config.yml", cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReadSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Modules) != 2 || len(c.Targets) != 2 {
+		t.Errorf("modules %d, targets %d; want 2 and 2", len(c.Modules), len(c.Targets))
+	}
+	op := c.Modules["operator"]
+	if cr := op.Credentials(); cr == nil || cr.Username != "operator" || cr.Password != "secret" {
+		t.Errorf("operator credentials: %+v", cr)
+	}
+	if time.Duration(op.Timeout) != 5*time.Second || op.HTTPClientConfig.FollowRedirects {
+		t.Errorf("operator module: %+v", op)
+	}
+	if c.Modules["default"].Credentials() != nil {
+		t.Error("default module has credentials")
+	}
+	if tg, ok := c.Target("depot-7"); !ok || tg.Labels["site"] != "depot" {
+		t.Errorf("target depot-7: %+v", tg)
+	}
+}
+
+func TestNoFileGivesDefaultModule(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Modules[DefaultModule]
+	if m == nil || time.Duration(m.Timeout) != DefaultTimeout || !m.HTTPClientConfig.FollowRedirects {
+		t.Errorf("default module: %+v", m)
+	}
+}
+
+func TestModuleDefaults(t *testing.T) {
+	c, err := Load(write(t, t.TempDir(), "c.yml", "modules:\n  fast: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Modules["fast"].Timeout) != DefaultTimeout || c.Modules[DefaultModule] == nil {
+		t.Errorf("defaults not applied: %+v", c.Modules)
+	}
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, msg string }{
+		{"unknown field names the line", "modules:\n  default:\n    timeout: 5s\n    pasword: x\n", "line 4: field pasword not found"},
+		{"unknown top-level field", "module: {}\n", "field module not found"},
+		{"bad duration", "modules: {default: {timeout: soon}}", "soon"},
+		{"zero timeout", "modules: {default: {timeout: 0s}}", "timeout must be positive"},
+		{"both passwords", "modules: {m: {username: u, password: p, password_file: f}}", "at most one of password and password_file"},
+		{"password without user", "modules: {m: {password: p}}", "a password needs a username"},
+		{"bad http client", "modules: {m: {http_client_config: {bearer_token: a, bearer_token_file: b}}}", "at most one of bearer_token & bearer_token_file"},
+		{"target without name", "targets: [{address: 192.0.2.1}]", "name is required"},
+		{"target twice", "targets: [{name: a, address: x}, {name: a, address: y}]", "defined twice"},
+		{"target bad address", "targets: [{name: a, address: 'ftp://x'}]", "scheme must be http or https"},
+		{"target unknown module", "targets: [{name: a, address: x, module: m}]", `unknown module "m"`},
+		{"target label clash", "targets: [{name: a, address: x, labels: {state: x}}]", `label "state" is used`},
+		{"target bad label", "targets: [{name: a, address: x, labels: {'a-b': x}}]", "invalid label name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(write(t, t.TempDir(), "c.yml", tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("got %v, want an error saying %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestFailedReloadKeepsOldConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "c.yml", "modules: {a: {timeout: 3s}}")
+	reg := prometheus.NewRegistry()
+	h := NewHolder(path, "test", reg)
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	first := h.Get()
+	if testutil.ToFloat64(h.reloadOK) != 1 || testutil.ToFloat64(h.reloadTime) == 0 {
+		t.Error("reload metrics not set after a good load")
+	}
+
+	write(t, dir, "c.yml", "modules: {a: {timeout: nonsense}}")
+	if err := h.Reload(); err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if h.Get() != first || h.Get().Modules["a"] == nil || h.Get().Client("a") == nil {
+		t.Error("failed reload replaced the config")
+	}
+	if testutil.ToFloat64(h.reloadOK) != 0 {
+		t.Error("bender_cc_exporter_config_last_reload_successful not 0 after a failed reload")
+	}
+
+	write(t, dir, "c.yml", "modules: {b: {timeout: 2s}}")
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if h.Get().Modules["b"] == nil || h.Get().Modules["a"] != nil || testutil.ToFloat64(h.reloadOK) != 1 {
+		t.Error("good reload did not take effect")
+	}
+}
+
+func TestMissingPasswordFile(t *testing.T) {
+	c, err := Load(write(t, t.TempDir(), "c.yml", "modules: {m: {username: u, password_file: /nonexistent/pw}}"))
+	if err != nil {
+		t.Fatalf("Load reads no secrets, yet: %v", err)
+	}
+	if err := c.ReadSecrets(); err == nil || !strings.Contains(err.Error(), `module "m": reading password_file`) {
+		t.Errorf("ReadSecrets: %v", err)
+	}
+}
+
+func TestPasswordFileReReadOnReload(t *testing.T) {
+	dir := t.TempDir()
+	pw := write(t, dir, "pw", "one\n")
+	h := NewHolder(write(t, dir, "c.yml", "modules: {m: {username: u, password_file: pw}}"), "test", nil)
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Get().Modules["m"].Credentials().Password; got != "one" {
+		t.Fatalf("password %q from a file relative to the config", got)
+	}
+	write(t, dir, "pw", "two")
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Get().Modules["m"].Credentials().Password; got != "two" || pw == "" {
+		t.Errorf("after reload password %q, want two", got)
+	}
+}
