@@ -82,24 +82,41 @@ func run(args []string, stderr io.Writer) int {
 	}
 	level.Info(logger).Log("msg", "Loaded config file", "file", *configFile)
 
-	reload := func() error {
-		if err := holder.Reload(); err != nil {
-			level.Error(logger).Log("msg", "Error reloading config, keeping the old one", "file", *configFile, "err", err)
-			return err
-		}
-		level.Info(logger).Log("msg", "Reloaded config file", "file", *configFile)
-		return nil
-	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			_ = reload()
+			_ = reloadConfig(holder, logger, *configFile)
 		}
 	}()
 
+	mux, err := routes(holder, reg, logger, *configFile, *timeoutOffset)
+	if err != nil {
+		level.Error(logger).Log("err", err)
+		return 1
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
+		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// reloadConfig reloads and logs the outcome; a failure keeps the old config.
+func reloadConfig(holder *config.Holder, logger log.Logger, file string) error {
+	if err := holder.Reload(); err != nil {
+		level.Error(logger).Log("msg", "Error reloading config, keeping the old one", "file", file, "err", err)
+		return err
+	}
+	level.Info(logger).Log("msg", "Reloaded config file", "file", file)
+	return nil
+}
+
+// routes returns every endpoint of the exporter.
+func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, configFile string, timeoutOffset time.Duration) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset})
+	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
@@ -109,7 +126,7 @@ func run(args []string, stderr io.Writer) int {
 			http.Error(w, "This endpoint requires a POST or PUT request.", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reload(); err != nil {
+		if err := reloadConfig(holder, logger, configFile); err != nil {
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 		}
 	})
@@ -130,17 +147,10 @@ func run(args []string, stderr io.Writer) int {
 		},
 	})
 	if err != nil {
-		level.Error(logger).Log("err", err)
-		return 1
+		return nil, err
 	}
 	mux.Handle("/", landing)
-
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
-		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
-		return 1
-	}
-	return 0
+	return mux, nil
 }
 
 // newLogger builds the go-kit logger and, from it, the *slog.Logger that

@@ -1,0 +1,45 @@
+# bender_cc_exporter — see README.md.
+GO        ?= go
+VERSION   := $(shell cat VERSION)
+REVISION  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILDDATE := $(shell date -u +%Y%m%d-%H:%M:%S)
+PKG       := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
+             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER)@make -X $(PKG).BuildDate=$(BUILDDATE)
+BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+.PHONY: all build test unit lint bench demo clean
+
+all: build
+
+## build: the exporter and the simulator, with version information
+build:
+	$(BUILD) -o bender_cc_exporter .
+	$(BUILD) -o bender-cc-simulator ./cmd/bender-cc-simulator
+
+## test: everything CI runs — format, vet, unit, golden, end-to-end (real Prometheus), rules, fuzz
+test: lint
+	./scripts/ensure-prometheus.sh
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
+
+## unit: the Go tests only, without installing anything
+unit:
+	$(GO) test -count=1 ./...
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the Go benchmarks, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./collector ./probe
+
+## demo: simulator + exporter on loopback; Ctrl-C stops both
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -f bender_cc_exporter bender-cc-simulator

@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzParse: Parse never panics, keeps its output bounded by its input, and
+// a document it accepts, written out again, parses to the same values.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/*.txt")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{"", "power_w:1", "<html>", "{}", "errors:a;;b", "current_a:1,2,3,4", "rcmb_values:4294967295,1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := Parse(body)
+		if err != nil {
+			return
+		}
+		if n := len(st.Values) + len(st.Unknown) + len(st.Invalid); n > strings.Count(string(body), ":") {
+			t.Fatalf("%d fields from %d colons", n, strings.Count(string(body), ":"))
+		}
+		again, err := Parse(serialize(st))
+		if err != nil {
+			if len(st.Values)+len(st.Invalid) == 0 { // only private or empty keys were known
+				return
+			}
+			t.Fatalf("re-parse of an accepted document failed: %v\n%q", err, serialize(st))
+		}
+		if got, want := values(again), values(st); !reflect.DeepEqual(got, want) {
+			t.Fatalf("values changed on re-parse:\n got %q\nwant %q", got, want)
+		}
+		if len(again.Unknown) != len(st.Unknown) {
+			t.Fatalf("unknown keys changed: %d → %d", len(st.Unknown), len(again.Unknown))
+		}
+	})
+}
+
+// serialize writes the fields Parse kept as a document, in their order.
+func serialize(st *FullState) []byte {
+	var fields []Field
+	for _, v := range st.Values {
+		fields = append(fields, v.Field)
+	}
+	fields = append(fields, st.Unknown...)
+	for _, iv := range st.Invalid {
+		fields = append(fields, iv.Field)
+	}
+	slices.SortFunc(fields, func(a, b Field) int { return a.Line - b.Line })
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(f.Key + ":" + f.Value + "\n")
+	}
+	return []byte(b.String())
+}

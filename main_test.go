@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/bender-cc/bender_cc_exporter/config"
+)
+
+func get(t *testing.T, h http.Handler, method, path string) (int, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+	return w.Code, w.Body.String()
+}
+
+func TestRoutesAndReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(path, []byte("modules: {a: {timeout: 3s}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector(exporterName))
+	holder := config.NewHolder(path, "test", reg)
+	if err := holder.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	mux, err := routes(holder, reg, log.NewLogfmtLogger(&logs), path, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, p := range []string{"/-/healthy", "/-/ready", "/"} {
+		if code, _ := get(t, mux, http.MethodGet, p); code != http.StatusOK {
+			t.Errorf("GET %s: %d", p, code)
+		}
+	}
+	_, metrics := get(t, mux, http.MethodGet, "/metrics")
+	for _, want := range []string{"bender_cc_exporter_build_info{", "bender_cc_exporter_config_last_reload_successful 1"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := get(t, mux, http.MethodGet, "/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d, want 405", code)
+	}
+
+	if err := os.WriteFile(path, []byte("modules: {a: {timeot: 3s}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, mux, http.MethodPost, "/-/reload")
+	if code != http.StatusInternalServerError || !strings.Contains(body, "timeot") {
+		t.Errorf("bad reload: %d %q", code, body)
+	}
+	if _, metrics = get(t, mux, http.MethodGet, "/metrics"); !strings.Contains(metrics, "bender_cc_exporter_config_last_reload_successful 0") {
+		t.Error("failed reload not reported in /metrics")
+	}
+	if !strings.Contains(logs.String(), "keeping the old one") {
+		t.Errorf("failed reload not logged: %s", logs.String())
+	}
+	if code, body = get(t, mux, http.MethodGet, "/probe?target=127.0.0.1:1&module=a"); code != http.StatusOK || !strings.Contains(body, "bender_cc_up 0") {
+		t.Errorf("old module a gone after a failed reload: %d %s", code, body)
+	}
+
+	if err := os.WriteFile(path, []byte("modules: {b: {timeout: 3s}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, mux, http.MethodPost, "/-/reload"); code != http.StatusOK {
+		t.Errorf("good reload: %d", code)
+	}
+	if code, _ := get(t, mux, http.MethodGet, "/probe?target=127.0.0.1:1&module=b"); code != http.StatusOK {
+		t.Errorf("new module b not usable after reload: %d", code)
+	}
+}
+
+func TestVersionAndConfigCheck(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--config.file=config.yml.example", "--config.check"}, &out); code != 0 {
+		t.Errorf("config.check of the example: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	_ = os.WriteFile(bad, []byte("modules: {default: {timeout: -1s}}"), 0o600)
+	if code := run([]string{"--config.file=" + bad, "--config.check"}, &out); code != 1 || !strings.Contains(out.String(), "Configuration is invalid") {
+		t.Errorf("config.check of a bad file: exit %d\n%s", code, out.String())
+	}
+}
