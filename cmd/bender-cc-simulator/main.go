@@ -1,0 +1,81 @@
+// Command bender-cc-simulator serves a fleet of simulated Bender/ebee charge
+// controllers on one port: controller i answers at /cc/<i>/rest/full_state.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+func main() {
+	app := kingpin.New("bender-cc-simulator", "Simulated Bender/ebee charge controllers (Legacy REST API).")
+	var (
+		listen      = app.Flag("listen", "Address to listen on.").Default("127.0.0.1:8081").String()
+		controllers = app.Flag("controllers", "Number of controllers; controller i answers at /cc/<i>/rest/full_state.").Default("10").Int()
+		seed        = app.Flag("seed", "Seed of the fleet's lives; the same seed gives the same fleet.").Default("1").Uint64()
+		firmware    = app.Flag("firmware", "Firmware of the fleet: 5.22, 5.33 or mixed (a third on 5.22).").Default("mixed").Enum("5.22", "5.33", "mixed")
+		username    = app.Flag("username", "Require this Username header (and the password).").Envar("BENDER_CC_SIM_USERNAME").String()
+		password    = app.Flag("password", "Require this Password header. Prefer the environment variable.").Envar("BENDER_CC_SIM_PASSWORD").String()
+		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of latency:<duration>, 500, 401, 404, html, garbage, truncated, hang. Repeatable; also POST /control/cc/<i>/fault?mode=….").Strings()
+	)
+	app.HelpFlag.Short('h')
+	kingpin.MustParse(app.Parse(os.Args[1:]))
+	logger := log.With(log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr)), "ts", log.DefaultTimestampUTC)
+
+	fleet, err := simulator.NewFleet(simulator.Options{
+		Controllers: *controllers, Seed: *seed, Firmware: *firmware, Username: *username, Password: *password,
+	})
+	if err != nil {
+		level.Error(logger).Log("err", err)
+		os.Exit(2)
+	}
+	for _, f := range *faults {
+		id, spec, err := parseFaultFlag(f, fleet.Len())
+		if err != nil {
+			level.Error(logger).Log("msg", "Bad --fault", "err", err)
+			os.Exit(2)
+		}
+		fleet.SetFault(id, spec)
+	}
+
+	srv := &http.Server{Addr: *listen, Handler: fleet, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan os.Signal, 1)
+	signal.Notify(done, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-done
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = srv.Close() // hanging fault handlers do not end by themselves
+	}()
+	level.Info(logger).Log("msg", "Simulating charge controllers", "controllers", fleet.Len(), "firmware", *firmware,
+		"seed", *seed, "url", fmt.Sprintf("http://%s/cc/1/rest/full_state", *listen), "credentials", *username != "")
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		level.Error(logger).Log("err", err)
+		os.Exit(1)
+	}
+}
+
+// parseFaultFlag reads "<controller>=<mode>".
+func parseFaultFlag(s string, n int) (int, *simulator.FaultSpec, error) {
+	idStr, mode, ok := strings.Cut(s, "=")
+	id, err := strconv.Atoi(idStr)
+	if !ok || err != nil || id < 1 || id > n {
+		return 0, nil, fmt.Errorf("%q: want <controller 1..%d>=<mode>", s, n)
+	}
+	spec, err := simulator.ParseFault(mode)
+	return id, spec, err
+}
