@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// TestEndToEnd: 10 simulated controllers, one answering 500, scraped by a
+// real Prometheus through the exporter with the README's scrape config.
+func TestEndToEnd(t *testing.T) {
+	const n, broken = 10, 10
+	f := startFleet(t, n, map[int]string{broken: "500"})
+
+	// The strongest controller that charges, in one session, for the whole
+	// test: meter_wh counts whole Wh, so a weak charger's rate over a short
+	// window is coarse.
+	charging, best := 0, 0.0
+	now := time.Now()
+	for id := 1; id < broken; id++ {
+		c := f.Sim.Controller(id)
+		a, b := c.StateAt(now), c.StateAt(now.Add(90*time.Second))
+		if a.Phase == simulator.Charging && b.Phase == simulator.Charging && a.CycleNumber == b.CycleNumber && a.Power > best {
+			charging, best = id, a.Power
+		}
+	}
+	if charging == 0 {
+		t.Fatal("no simulated controller charges through the test; change the seed")
+	}
+	inst := f.Target(charging)
+	t.Logf("charging controller: %s", inst)
+
+	Eventually(t, 60*time.Second, func() error {
+		// rate() divides by the whole range: the series must be older than it.
+		s, err := f.Query(t, fmt.Sprintf(`count_over_time(bender_cc_energy_joules_total{instance=%q}[30s])`, inst))
+		if err != nil || len(s) == 0 || s[0].Value < 24 {
+			return fmt.Errorf("waiting for 24 s of samples of %s: %v %v", inst, s, err)
+		}
+		return nil
+	})
+
+	t.Run("up", func(t *testing.T) {
+		up := f.MustQuery(t, `bender_cc_up{job="bender_cc"}`)
+		if len(up) != n {
+			t.Fatalf("%d bender_cc_up series, want %d", len(up), n)
+		}
+		for _, s := range up {
+			want := 1.0
+			if s.Metric["instance"] == f.Target(broken) {
+				want = 0
+			}
+			if s.Value != want {
+				t.Errorf("bender_cc_up{instance=%q} = %v, want %v", s.Metric["instance"], s.Value, want)
+			}
+		}
+	})
+
+	t.Run("state sets sum to one", func(t *testing.T) {
+		sums := f.MustQuery(t, `sum by (instance, __name__, connector) ({__name__=~"bender_cc_.+_state", job="bender_cc"})`)
+		if len(sums) < 9*10 {
+			t.Errorf("only %d state sets across the fleet", len(sums))
+		}
+		for _, s := range sums {
+			if s.Value != 1 {
+				t.Errorf("%s{instance=%q,connector=%q} sums to %v", s.Metric["__name__"], s.Metric["instance"], s.Metric["connector"], s.Value)
+			}
+		}
+	})
+
+	t.Run("energy counter agrees with power", func(t *testing.T) {
+		rate := f.MustQuery(t, fmt.Sprintf(`rate(bender_cc_energy_joules_total{instance=%q}[20s])`, inst))
+		power := f.MustQuery(t, fmt.Sprintf(`avg_over_time(bender_cc_power_watts{instance=%q}[20s])`, inst))
+		if len(rate) != 1 || len(power) != 1 {
+			t.Fatalf("rate %v, power %v", rate, power)
+		}
+		if power[0].Value < 3600 || math.Abs(rate[0].Value-power[0].Value) > 0.1*power[0].Value {
+			t.Errorf("rate(energy) = %.0f W, power = %.0f W: more than 10%% apart", rate[0].Value, power[0].Value)
+		}
+		t.Logf("rate(energy) = %.0f W, power = %.0f W", rate[0].Value, power[0].Value)
+	})
+
+	t.Run("one info series per controller", func(t *testing.T) {
+		info := f.MustQuery(t, `count by (instance) (bender_cc_info)`)
+		var got []string
+		for _, s := range info {
+			if s.Value != 1 {
+				t.Errorf("%s has %v bender_cc_info series", s.Metric["instance"], s.Value)
+			}
+			got = append(got, s.Metric["instance"])
+		}
+		sort.Strings(got)
+		if len(got) != n-1 {
+			t.Errorf("bender_cc_info for %d controllers, want the %d reachable ones: %v", len(got), n-1, got)
+		}
+		for _, g := range got {
+			if g == f.Target(broken) {
+				t.Error("the unreachable controller has bender_cc_info")
+			}
+		}
+	})
+}

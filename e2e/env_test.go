@@ -1,0 +1,289 @@
+// Package e2e runs the whole data path — simulated controllers → exporter
+// binary → a real Prometheus server → PromQL — on loopback.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v2"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// requirePrometheus returns the path of the prometheus binary. Without one
+// the test is skipped loudly, except in CI, which must have installed it.
+func requirePrometheus(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("prometheus")
+	if err != nil {
+		msg := "!!! SKIPPING END-TO-END TEST: no prometheus binary on PATH (apt-get install prometheus, or make test) !!!"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs a command until the test ends; its output goes to a log file
+// that is printed when the test fails.
+func start(t *testing.T, name string, args ...string) {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
+	out, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		out.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("--- %s log (last 3000 bytes):\n%s", filepath.Base(name), tail(string(b), 3000))
+		}
+	})
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// buildExporter compiles the exporter binary from this checkout.
+func buildExporter(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bender_cc_exporter")
+	cmd := exec.Command("go", "build", "-o", bin, "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the exporter: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 30s", u)
+}
+
+// readmeYAML returns the first ```yaml block after the README heading.
+func readmeYAML(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("README has no heading %q", heading)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatalf("no yaml block after %q", heading)
+	}
+	return s[start+8 : start+8+end]
+}
+
+// Fleet is a running simulator, exporter and Prometheus.
+type Fleet struct {
+	Sim          *simulator.Fleet
+	SimURL       string
+	ExporterAddr string
+	PromURL      string
+}
+
+// Target is the exporter target of simulated controller id.
+func (f *Fleet) Target(id int) string { return fmt.Sprintf("%s/cc/%d", f.SimURL, id) }
+
+// startFleet starts n simulated controllers (with the given faults), the
+// exporter binary, and Prometheus scraping every second with promConfig,
+// which gets the targets and exporter address filled in by fill.
+func startFleet(t *testing.T, n int, faults map[int]string, exporterArgs ...string) *Fleet {
+	t.Helper()
+	prom := requirePrometheus(t)
+	sim, err := simulator.NewFleet(simulator.Options{Controllers: n, Seed: 42, Firmware: "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, mode := range faults {
+		spec, err := simulator.ParseFault(mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim.SetFault(id, spec)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+
+	f := &Fleet{Sim: sim, SimURL: srv.URL, ExporterAddr: freeAddr(t)}
+	start(t, buildExporter(t), append([]string{"--web.listen-address=" + f.ExporterAddr}, exporterArgs...)...)
+	waitReady(t, "http://"+f.ExporterAddr+"/-/ready")
+	return f.withPrometheus(t, prom)
+}
+
+// withPrometheus starts Prometheus with the README's fleet scrape config,
+// its targets replaced by the simulated controllers and its exporter
+// address by the one under test.
+func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
+	t.Helper()
+	var cfg struct {
+		ScrapeConfigs []map[string]any `yaml:"scrape_configs"`
+	}
+	doc := readmeYAML(t, "### A fleet through `/probe`")
+	doc = strings.ReplaceAll(doc, "127.0.0.1:9955", f.ExporterAddr)
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		t.Fatalf("README scrape config: %v", err)
+	}
+	var targets []string
+	for id := 1; id <= f.Sim.Len(); id++ {
+		targets = append(targets, f.Target(id))
+	}
+	cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
+	full := map[string]any{
+		"global":         map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+		"scrape_configs": cfg.ScrapeConfigs,
+	}
+	out, err := yaml.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	start(t, prom, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr)
+	f.PromURL = "http://" + addr
+	waitReady(t, f.PromURL+"/-/ready")
+	return f
+}
+
+// Sample is one element of an instant-query result.
+type Sample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// Query runs an instant PromQL query and returns its vector (a scalar comes
+// back as one sample without labels).
+func (f *Fleet) Query(t *testing.T, q string) ([]Sample, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.PromURL+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status, Error string
+		Data          struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, err
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", q, r.Error)
+	}
+	parse := func(v []any) float64 { x, _ := strconv.ParseFloat(v[1].(string), 64); return x }
+	switch r.Data.ResultType {
+	case "vector":
+		var vec []struct {
+			Metric map[string]string
+			Value  []any
+		}
+		if err := json.Unmarshal(r.Data.Result, &vec); err != nil {
+			return nil, err
+		}
+		out := make([]Sample, 0, len(vec))
+		for _, s := range vec {
+			out = append(out, Sample{s.Metric, parse(s.Value)})
+		}
+		return out, nil
+	case "scalar":
+		var v []any
+		if err := json.Unmarshal(r.Data.Result, &v); err != nil {
+			return nil, err
+		}
+		return []Sample{{nil, parse(v)}}, nil
+	}
+	return nil, fmt.Errorf("query %q: result type %s", q, r.Data.ResultType)
+}
+
+// MustQuery is Query that fails the test on error.
+func (f *Fleet) MustQuery(t *testing.T, q string) []Sample {
+	t.Helper()
+	s, err := f.Query(t, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Eventually retries fn every half second until it returns nil or d passes.
+func Eventually(t *testing.T, d time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", d, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
