@@ -23,6 +23,7 @@ test: lint
 	./scripts/ensure-prometheus.sh
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
+	./scripts/docker-build-check.sh
 
 ## unit: the Go tests only, without installing anything
 unit:
