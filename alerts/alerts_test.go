@@ -1,0 +1,105 @@
+// Package alerts holds the Prometheus rules; this test checks them with the
+// real promtool and checks that every alert is documented in the runbook.
+package alerts
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v2"
+)
+
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not on PATH; CI must install the prometheus package")
+		}
+		t.Skip("!!! SKIPPING: promtool not on PATH (apt-get install prometheus, or make test) !!!")
+	}
+	return p
+}
+
+func TestPromtool(t *testing.T) {
+	p := promtool(t)
+	for _, args := range [][]string{
+		{"check", "rules", "bender_cc.rules.yml"},
+		{"test", "rules", "bender_cc.rules.test.yml"},
+	} {
+		out, err := exec.Command(p, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// Rules is the rule file, as far as these tests need it.
+type Rules struct {
+	Groups []struct {
+		Name  string
+		Rules []struct {
+			Alert, Record, Expr string
+			Labels, Annotations map[string]string
+		}
+	}
+}
+
+// Load reads a rule file.
+func Load(t testing.TB, path string) Rules {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Rules
+	if err := yaml.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
+	runbook, err := os.ReadFile("../docs/runbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile("bender_cc.rules.test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## (\w+)$`).FindAllStringSubmatch(string(runbook), -1) {
+		anchors[strings.ToLower(m[1])] = true
+	}
+	n := 0
+	for _, g := range Load(t, "bender_cc.rules.yml").Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+				t.Errorf("%s: severity %q", r.Alert, s)
+			}
+			for _, a := range []string{"summary", "description", "runbook_url"} {
+				if r.Annotations[a] == "" {
+					t.Errorf("%s: no %s", r.Alert, a)
+				}
+			}
+			_, anchor, _ := strings.Cut(r.Annotations["runbook_url"], "#")
+			if anchor != strings.ToLower(r.Alert) || !anchors[anchor] {
+				t.Errorf("%s: runbook_url anchor %q has no section ## %s in docs/runbook.md", r.Alert, anchor, r.Alert)
+			}
+			if !strings.Contains(string(tests), "alertname: "+r.Alert+"\n") || strings.Count(string(tests), "alertname: "+r.Alert) < 2 {
+				t.Errorf("%s: the rule tests should show it firing and quiet", r.Alert)
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("only %d alerts", n)
+	}
+}
