@@ -1,5 +1,3 @@
-// Package alerts holds the Prometheus rules; this test checks them with the
-// real promtool and checks that every alert is documented in the runbook.
 package alerts
 
 import (
@@ -8,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v2"
 )
 
 func promtool(t *testing.T) string {
@@ -37,31 +33,6 @@ func TestPromtool(t *testing.T) {
 	}
 }
 
-// Rules is the rule file, as far as these tests need it.
-type Rules struct {
-	Groups []struct {
-		Name  string
-		Rules []struct {
-			Alert, Record, Expr string
-			Labels, Annotations map[string]string
-		}
-	}
-}
-
-// Load reads a rule file.
-func Load(t testing.TB, path string) Rules {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r Rules
-	if err := yaml.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	runbook, err := os.ReadFile("../docs/runbook.md")
 	if err != nil {
@@ -76,7 +47,7 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 		anchors[strings.ToLower(m[1])] = true
 	}
 	n := 0
-	for _, g := range Load(t, "bender_cc.rules.yml").Groups {
+	for _, g := range mustLoad(t, "bender_cc.rules.yml").Groups {
 		for _, r := range g.Rules {
 			if r.Alert == "" {
 				continue
@@ -102,4 +73,13 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	if n < 12 {
 		t.Errorf("only %d alerts", n)
 	}
+}
+
+func mustLoad(t *testing.T, path string) *Rules {
+	t.Helper()
+	r, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

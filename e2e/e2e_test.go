@@ -2,26 +2,32 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bender-cc/bender_cc_exporter/alerts"
+	"github.com/bender-cc/bender_cc_exporter/dashboards"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 // TestEndToEnd: 10 simulated controllers, one answering 500, scraped by a
 // real Prometheus through the exporter with the README's scrape config.
 func TestEndToEnd(t *testing.T) {
-	const n, broken = 10, 10
-	f := startFleet(t, n, map[int]string{broken: "500"})
+	// Controller 9 reports a tripped RCMB (the controller answers), so that
+	// the error and safety panels and alerts have something to show.
+	const n, broken, tripped = 10, 10, 9
+	f := startFleet(t, n, map[int]string{broken: "500", tripped: "rcmb"})
 
 	// The strongest controller that charges, in one session, for the whole
 	// test: meter_wh counts whole Wh, so a weak charger's rate over a short
 	// window is coarse.
 	charging, best := 0, 0.0
 	now := time.Now()
-	for id := 1; id < broken; id++ {
+	for id := 1; id < tripped; id++ {
 		c := f.Sim.Controller(id)
 		a, b := c.StateAt(now), c.StateAt(now.Add(90*time.Second))
 		if a.Phase == simulator.Charging && b.Phase == simulator.Charging && a.CycleNumber == b.CycleNumber && a.Power > best {
@@ -83,6 +89,18 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("rate(energy) = %.0f W, power = %.0f W", rate[0].Value, power[0].Value)
 	})
 
+	t.Run("dashboards and rules", func(t *testing.T) { checkDashboardsAndRules(t, f, n) })
+
+	t.Run("safety alert fires for the tripped controller", func(t *testing.T) {
+		Eventually(t, 20*time.Second, func() error {
+			s, err := f.Query(t, `ALERTS{alertname="BenderCCResidualCurrentTripped",alertstate="firing"}`)
+			if err != nil || len(s) != 1 || s[0].Metric["instance"] != f.Target(tripped) {
+				return fmt.Errorf("firing RCMB alerts: %v %v", s, err)
+			}
+			return nil
+		})
+	})
+
 	t.Run("one info series per controller", func(t *testing.T) {
 		info := f.MustQuery(t, `count by (instance) (bender_cc_info)`)
 		var got []string
@@ -102,4 +120,61 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkDashboardsAndRules runs every dashboard query and every rule
+// expression against the real Prometheus: none may fail, and every
+// dashboard query must return data for the simulated fleet.
+func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
+	var instances []string
+	for id := 1; id <= n; id++ {
+		instances = append(instances, f.Target(id))
+	}
+	for name := range dashboards.All() {
+		file, err := dashboards.ReadFile("../dashboards/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range file.Queries() {
+			vars := maps.Clone(dashboards.Builtins)
+			vars["job"] = "bender_cc"
+			found := false
+			// The controller dashboard shows one controller: some controller
+			// must give data (5.22 firmware has no voltage, say).
+			for _, inst := range instances {
+				vars["instance"] = inst
+				s, err := f.Query(t, dashboards.Substitute(q.Expr, vars))
+				if err != nil {
+					t.Errorf("%s / %s %s: %v", name, q.Panel, q.RefID, err)
+					break
+				}
+				if len(s) > 0 {
+					found = true
+					break
+				}
+				if !strings.Contains(q.Expr, "$instance") {
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s / %s %s: no data for the simulated fleet: %s", name, q.Panel, q.RefID, q.Expr)
+			}
+		}
+	}
+	rules, err := alerts.Load("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if _, err := f.Query(t, r.Expr); err != nil {
+				t.Errorf("rule %s%s: %v", r.Alert, r.Record, err)
+			}
+		}
+	}
+	for _, r := range f.RuleHealth(t) {
+		if r["health"] != "ok" {
+			t.Errorf("rule %v: health %v, error %v", r["name"], r["health"], r["lastError"])
+		}
+	}
 }

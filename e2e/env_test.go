@@ -185,8 +185,13 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 		targets = append(targets, f.Target(id))
 	}
 	cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
+	rules, err := filepath.Abs("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	full := map[string]any{
 		"global":         map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+		"rule_files":     []string{rules},
 		"scrape_configs": cfg.ScrapeConfigs,
 	}
 	out, err := yaml.Marshal(full)
@@ -204,6 +209,31 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 	f.PromURL = "http://" + addr
 	waitReady(t, f.PromURL+"/-/ready")
 	return f
+}
+
+// RuleHealth returns every loaded rule's name, health and last error.
+func (f *Fleet) RuleHealth(t *testing.T) []map[string]any {
+	t.Helper()
+	resp, err := http.Get(f.PromURL + "/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				Rules []map[string]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, g := range r.Data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
 }
 
 // Sample is one element of an instant-query result.

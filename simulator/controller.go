@@ -258,3 +258,26 @@ func (c *Controller) StateAt(t time.Time) State {
 	}
 	return s
 }
+
+// WithFault returns the state as it is while a fault strikes: a vehicle
+// connected and the session held up where the fault stops charging.
+func (s State) WithFault(f Fault) State {
+	s.Fault = f
+	if s.Phase == Idle && f != BackendLost {
+		s.Phase, s.Authorized = Connected, true
+	}
+	switch f {
+	case RCMBTrip, PlugLocking, ConnectorError:
+		if s.Phase == Charging {
+			s.Phase, s.Power, s.Currents = Connected, 0, []float64{0, 0, 0}
+		}
+	case BackendLost:
+		s.Backend = "not_connected"
+	case Overheating:
+		s.AmbientTemp = 74
+	}
+	if f == RCMBTrip {
+		s.RCMB[0], s.RCMBMax[0] = 31.5, 36
+	}
+	return s
+}

@@ -21,9 +21,23 @@ const (
 	FaultGarbage   FaultMode = "garbage"   // 200 with binary noise
 	FaultTruncated FaultMode = "truncated" // the document cut mid-line
 	FaultHang      FaultMode = "hang"      // accept, then never answer
+
+	// Device faults: the controller answers, reporting the fault.
+	DeviceRCMB      FaultMode = "rcmb"            // residual current monitor tripped
+	DevicePlugLock  FaultMode = "plug_lock"       // plug locking failed
+	DeviceConnector FaultMode = "connector_error" // connector error, MCB tripped
+	DeviceBackend   FaultMode = "backend_lost"    // OCPP backend unreachable
+	DeviceOverheat  FaultMode = "overheat"        // temperature above 70 °C
 )
 
-var faultModes = []FaultMode{FaultLatency, Fault500, Fault401, Fault404, FaultHTML, FaultGarbage, FaultTruncated, FaultHang}
+// deviceFaults maps device fault modes to the fault the controller reports.
+var deviceFaults = map[FaultMode]Fault{
+	DeviceRCMB: RCMBTrip, DevicePlugLock: PlugLocking, DeviceConnector: ConnectorError,
+	DeviceBackend: BackendLost, DeviceOverheat: Overheating,
+}
+
+var faultModes = []FaultMode{FaultLatency, Fault500, Fault401, Fault404, FaultHTML, FaultGarbage, FaultTruncated, FaultHang,
+	DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat}
 
 // FaultSpec is one injected fault.
 type FaultSpec struct {
@@ -87,7 +101,7 @@ func (s *FaultSpec) serve(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = io.WriteString(w, loginPage)
 	case FaultGarbage:
 		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xfe, 0x00, 0x7f})
-	case FaultTruncated:
+	case FaultTruncated, DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat:
 		return false
 	case FaultHang:
 		<-r.Context().Done() // until the client gives up

@@ -126,7 +126,11 @@ func (f *Fleet) serveController(w http.ResponseWriter, r *http.Request, p string
 		return
 	}
 	c := f.Controller(id)
-	doc := c.Document(c.StateAt(f.opts.Now()))
+	st := c.StateAt(f.opts.Now())
+	if spec := f.faults[id].Load(); spec != nil && deviceFaults[spec.Mode] != NoFault {
+		st = st.WithFault(deviceFaults[spec.Mode])
+	}
+	doc := c.Document(st)
 	w.Header().Set("Content-Type", "text/plain")
 	if key == "full_state" {
 		buf := f.bufs.Get().(*bytes.Buffer)

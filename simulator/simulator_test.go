@@ -231,6 +231,20 @@ func TestFaults(t *testing.T) {
 			t.Errorf("%s: %d %q %v", tt.mode, code, b, err)
 		}
 	}
+	for _, tt := range []struct{ mode, want string }{
+		{"rcmb", "rcmb_state:triggered"}, {"plug_lock", "errors:plug_locking_failed"},
+		{"connector_error", "mcb_type2_state:triggered"}, {"backend_lost", "backend_conn_state:not_connected"},
+		{"overheat", "errors:temperature_too_high"},
+	} {
+		set("mode=" + tt.mode)
+		code, b, err := fetch(5 * time.Second)
+		if err != nil || code != 200 || !strings.Contains(b, tt.want+"\n") {
+			t.Errorf("device fault %s: %d, want %q in\n%s", tt.mode, code, tt.want, b)
+		}
+		if st, err := collector.Parse([]byte(b)); err != nil || len(st.Invalid)+len(st.Unknown) > 0 {
+			t.Errorf("device fault %s: document does not parse cleanly: %v", tt.mode, err)
+		}
+	}
 	set("mode=truncated")
 	_, b, _ := fetch(5 * time.Second)
 	if _, full, _ := func() (int, string, error) { f.SetFault(1, nil); return fetch(5 * time.Second) }(); len(b) >= len(full) || !strings.HasPrefix(full, b) {

@@ -1,0 +1,89 @@
+package dashboards
+
+// j is the selector every fleet query starts from.
+const j = `job="$job"`
+
+// Fleet is the fleet overview: what is charging, what is broken, what is
+// delivered.
+func Fleet() *Dashboard {
+	d := &Dashboard{
+		UID: "bender-cc-fleet", Title: "Bender CC / Fleet",
+		Description: "Charge controllers read by bender_cc_exporter: availability, states, power, energy and errors.",
+		Vars:        []map[string]any{queryVar("job", "Job", "label_values(bender_cc_up, job)", false)},
+	}
+	d.Row("Now")
+	d.Add(stat("Controllers up", "Controllers whose full_state the exporter could read at the last scrape.", "none",
+		`sum(bender_cc_up{`+j+`})`, 3))
+	d.Add(stat("Controllers down", "Controllers the exporter could not read (timeout, refused, HTTP error, not a full_state document).", "none",
+		`count(bender_cc_up{`+j+`} == 0) or vector(0)`, 3))
+	d.Add(stat("Idle", "No vehicle connected.", "none",
+		`count(bender_cc_connection_state{`+j+`,state="no_vehicle_connected"} == 1) or vector(0)`, 3))
+	d.Add(stat("Connected", "Vehicle connected, not charging (waiting for authorization, paused or finished).", "none",
+		`count(bender_cc_connection_state{`+j+`,state=~"vehicle_connected_.*"} == 1) or vector(0)`, 3))
+	d.Add(stat("Charging", "Vehicle charging.", "none",
+		`count(bender_cc_connection_state{`+j+`,state=~"vehicle_charging_.*"} == 1) or vector(0)`, 3))
+	d.Add(stat("Faulted", "OCPP Faulted or connector error: no vehicle can charge there.", "none",
+		`count(max by (instance) (bender_cc_ocpp_state{`+j+`,state="faulted"} or bender_cc_connection_state{`+j+`,state="vehicle_connector_error"}) == 1) or vector(0)`, 3))
+	d.Add(stat("Power now", "Charging power of the whole fleet.", "watt", `sum(bender_cc_power_watts{`+j+`})`, 3))
+	d.Add(stat("Safety trips", "Controllers with a tripped RCMB, RCD or MCB.", "none",
+		`count(max by (instance) (bender_cc_rcmb_state{`+j+`,state="triggered"} or bender_cc_rcd_state{`+j+`,state="triggered"} or bender_cc_mcb_state{`+j+`,state="triggered"}) == 1) or vector(0)`, 3))
+
+	d.Row("Energy")
+	d.Add(stat("Energy, last 24 hours", "Energy delivered by the fleet in the last 24 hours (from the meters' joule counters).", "kwatth",
+		`sum(increase(bender_cc_energy_joules_total{`+j+`}[1d])) / 3.6e6`, 6))
+	d.Add(stat("Energy, last 7 days", "Energy delivered by the fleet in the last 7 days.", "kwatth",
+		`sum(increase(bender_cc_energy_joules_total{`+j+`}[7d])) / 3.6e6`, 6))
+	d.Add(stat("Energy in the time range", "Energy delivered in the dashboard's time range.", "kwatth",
+		`sum(increase(bender_cc_energy_joules_total{`+j+`}[$__range])) / 3.6e6`, 6))
+	d.Add(stat("Sessions in the time range", "Charging sessions started (contactor closings) in the dashboard's time range.", "none",
+		`round(sum(increase(bender_cc_contactor_cycles_total{`+j+`}[$__range])))`, 6))
+	d.Add(timeseries("Fleet power", "Total charging power, and energy delivered per hour.", "watt", 12,
+		Target{Expr: `sum(bender_cc_power_watts{` + j + `})`, Legend: "power"},
+		Target{Expr: `sum(rate(bender_cc_energy_joules_total{` + j + `}[$__rate_interval]))`, Legend: "energy rate (W)"}))
+	states := timeseries("Controllers by state", "How many controllers are in each connection state.", "none", 12,
+		Target{Expr: `count by (state) (bender_cc_connection_state{` + j + `} == 1)`, Legend: "{{state}}"})
+	states.Custom["stacking"] = map[string]any{"mode": "normal"}
+	d.Add(states)
+
+	d.Row("Controllers")
+	d.Add(Panel{Type: "table", Title: "Controllers", W: 24, H: 10,
+		Description: "Every controller: identity, states, power, temperature and number of active errors.",
+		Targets: []Target{
+			{Expr: `max by (instance, vendor, model, firmware_version) (bender_cc_info{` + j + `})`, Instant: true},
+			{Expr: `max by (instance) (bender_cc_up{` + j + `})`, Instant: true},
+			{Expr: `max by (instance, connection) (label_replace(bender_cc_connection_state{` + j + `} == 1, "connection", "$1", "state", "(.*)"))`, Instant: true},
+			{Expr: `max by (instance, ocpp) (label_replace(bender_cc_ocpp_state{` + j + `} == 1, "ocpp", "$1", "state", "(.*)"))`, Instant: true},
+			{Expr: `max by (instance) (bender_cc_power_watts{` + j + `})`, Instant: true},
+			{Expr: `max by (instance) (bender_cc_ambient_temperature_celsius{` + j + `})`, Instant: true},
+			{Expr: `max by (instance) (bender_cc_errors{` + j + `})`, Instant: true},
+		},
+		Transformations: []any{
+			map[string]any{"id": "merge", "options": map[string]any{}},
+			map[string]any{"id": "organize", "options": map[string]any{
+				"excludeByName": map[string]bool{"Time": true, "Value #A": true, "Value #C": true, "Value #D": true},
+				"renameByName": map[string]string{"instance": "Controller", "vendor": "Vendor", "model": "Model", "firmware_version": "Firmware",
+					"Value #B": "Up", "connection": "Connection", "ocpp": "OCPP", "Value #E": "Power (W)", "Value #F": "Temperature (°C)", "Value #G": "Errors"},
+			}},
+		},
+		Options: map[string]any{"showHeader": true, "sortBy": []any{map[string]any{"displayName": "Controller"}}},
+	})
+
+	d.Row("Errors, firmware, backend")
+	d.Add(Panel{Type: "bargauge", Title: "Top error codes", W: 8, H: 8, Unit: "none",
+		Description: "Active error codes across the fleet, and on how many controllers each is active.",
+		Targets:     []Target{{Expr: `topk(10, count by (error) (bender_cc_error{` + j + `}))`, Legend: "{{error}}", Instant: true}},
+		Options:     map[string]any{"orientation": "horizontal", "displayMode": "basic", "reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}}}})
+	d.Add(Panel{Type: "piechart", Title: "Firmware versions", W: 8, H: 8, Unit: "none",
+		Description: "Controllers per firmware version.",
+		Targets:     []Target{{Expr: `count by (firmware_version) (bender_cc_info{` + j + `})`, Legend: "{{firmware_version}}", Instant: true}},
+		Options:     map[string]any{"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "values": []string{"value"}}, "reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}}}})
+	d.Add(Panel{Type: "piechart", Title: "OCPP backend connectivity", W: 8, H: 8, Unit: "none",
+		Description: "Controllers per OCPP backend connection state (pending is normal for charge points without a backend).",
+		Targets:     []Target{{Expr: `count by (state) (bender_cc_backend_connection_state{` + j + `} == 1)`, Legend: "{{state}}", Instant: true}},
+		Options:     map[string]any{"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "values": []string{"value"}}, "reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}}}})
+	d.Add(timeseries("OCPP states", "How many controllers are in each OCPP state.", "none", 12,
+		Target{Expr: `count by (state) (bender_cc_ocpp_state{` + j + `} == 1)`, Legend: "{{state}}"}))
+	d.Add(timeseries("Scrape duration", "Time the exporter needed to read each controller; slow controllers or links stand out.", "s", 12,
+		Target{Expr: `topk(10, bender_cc_scrape_duration_seconds{` + j + `})`, Legend: "{{instance}}"}))
+	return d
+}

@@ -1,0 +1,85 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"os"
+	"sort"
+	"strings"
+)
+
+// All returns every dashboard by file name.
+func All() map[string]*Dashboard {
+	return map[string]*Dashboard{
+		"bender-cc-fleet.json":      Fleet(),
+		"bender-cc-controller.json": Controller(),
+	}
+}
+
+// Query is one PromQL query of a dashboard file.
+type Query struct {
+	Panel, RefID, Expr string
+}
+
+// File is the part of a dashboard JSON file that the checks read.
+type File struct {
+	UID        string           `json:"uid"`
+	Title      string           `json:"title"`
+	Inputs     []map[string]any `json:"__inputs"`
+	Templating struct {
+		List []map[string]any `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		ID          int            `json:"id"`
+		Type        string         `json:"type"`
+		Title       string         `json:"title"`
+		Description string         `json:"description"`
+		Datasource  map[string]any `json:"datasource"`
+		FieldConfig struct {
+			Defaults map[string]any `json:"defaults"`
+		} `json:"fieldConfig"`
+		Targets []struct {
+			RefID      string         `json:"refId"`
+			Expr       string         `json:"expr"`
+			Datasource map[string]any `json:"datasource"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// ReadFile parses a dashboard JSON file.
+func ReadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	return &f, json.Unmarshal(b, &f)
+}
+
+// Queries lists every query of the dashboard.
+func (f *File) Queries() []Query {
+	var qs []Query
+	for _, p := range f.Panels {
+		for _, t := range p.Targets {
+			qs = append(qs, Query{Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
+		}
+	}
+	return qs
+}
+
+// Substitute replaces Grafana's template variables in a query with values,
+// longest name first so that $__range is not taken for $__rate_interval.
+func Substitute(expr string, vars map[string]string) string {
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
+	for _, n := range names {
+		expr = strings.ReplaceAll(expr, "${"+n+"}", vars[n])
+		expr = strings.ReplaceAll(expr, "$"+n, vars[n])
+	}
+	return expr
+}
+
+// Builtins are Grafana's own variables, with values that fit a test.
+var Builtins = map[string]string{"__rate_interval": "1m", "__interval": "30s", "__range": "1h"}
