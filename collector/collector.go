@@ -13,6 +13,8 @@ type Result struct {
 	State    *FullState // nil when Err is set
 	Err      error
 	Duration time.Duration // fetch and parse
+	Status   int           // HTTP status, 0 when there was no answer
+	Body     []byte        // the raw body, for the debug view
 }
 
 var (

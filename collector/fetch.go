@@ -76,9 +76,9 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// Fetch GETs the full_state document below base and returns its body, at
-// most MaxBodySize bytes. The deadline of ctx bounds the whole exchange.
-func Fetch(ctx context.Context, client *http.Client, base *url.URL, cred *Credentials) ([]byte, error) {
+// Request returns the GET request for base's full_state, with the
+// manufacturer's credential headers when cred is set.
+func Request(ctx context.Context, base *url.URL, cred *Credentials) (*http.Request, error) {
 	u := *base
 	u.Path += FullStatePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -91,24 +91,37 @@ func Fetch(ctx context.Context, client *http.Client, base *url.URL, cred *Creden
 		req.Header.Set("Username", cred.Username)
 		req.Header.Set("Password", cred.Password)
 	}
+	return req, nil
+}
+
+// Fetch GETs the full_state document below base and returns the HTTP
+// status and the body, at most MaxBodySize bytes (for a status other than
+// 200, the first 4 KiB, for the debug view). The deadline of ctx bounds the
+// whole exchange. A body that ends before its declared length (a dropped
+// connection) is an error.
+func Fetch(ctx context.Context, client *http.Client, base *url.URL, cred *Credentials) (int, []byte, error) {
+	req, err := Request(ctx, base, cred)
+	if err != nil {
+		return 0, nil, err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, describe(ctx, err)
+		return 0, nil, describe(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, &StatusError{Code: resp.StatusCode}
+		// Read a little: the debug view shows it, and the connection can be reused.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return resp.StatusCode, body, &StatusError{Code: resp.StatusCode}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", describe(ctx, err))
+		return resp.StatusCode, body, fmt.Errorf("reading body after %d bytes: %w", len(body), describe(ctx, err))
 	}
 	if len(body) > MaxBodySize {
-		return nil, fmt.Errorf("body larger than %d bytes", MaxBodySize)
+		return resp.StatusCode, nil, fmt.Errorf("body larger than %d bytes", MaxBodySize)
 	}
-	return body, nil
+	return resp.StatusCode, body, nil
 }
 
 // describe makes transport errors say what happened in words an operator
@@ -127,10 +140,10 @@ func describe(ctx context.Context, err error) error {
 // Probe fetches and parses one controller's full_state.
 func Probe(ctx context.Context, client *http.Client, base *url.URL, cred *Credentials) Result {
 	start := time.Now()
-	body, err := Fetch(ctx, client, base, cred)
+	status, body, err := Fetch(ctx, client, base, cred)
 	var st *FullState
 	if err == nil {
 		st, err = Parse(body)
 	}
-	return Result{State: st, Err: err, Duration: time.Since(start)}
+	return Result{State: st, Err: err, Duration: time.Since(start), Status: status, Body: body}
 }

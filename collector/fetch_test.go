@@ -54,7 +54,7 @@ func TestFetchHeadersAndStatus(t *testing.T) {
 	defer srv.Close()
 	base, _ := ParseTarget(srv.URL + "/cc/3/")
 
-	if _, err := Fetch(context.Background(), srv.Client(), base, nil); err != nil {
+	if _, _, err := Fetch(context.Background(), srv.Client(), base, nil); err != nil {
 		t.Fatal(err)
 	}
 	if path != "/cc/3/rest/full_state" {
@@ -66,7 +66,7 @@ func TestFetchHeadersAndStatus(t *testing.T) {
 		}
 	}
 
-	if _, err := Fetch(context.Background(), srv.Client(), base, &Credentials{"operator", "s3cret"}); err != nil {
+	if _, _, err := Fetch(context.Background(), srv.Client(), base, &Credentials{"operator", "s3cret"}); err != nil {
 		t.Fatal(err)
 	}
 	if got.Get("Authorization") != "Basic Auth" || got.Get("Username") != "operator" || got.Get("Password") != "s3cret" {
@@ -74,7 +74,7 @@ func TestFetchHeadersAndStatus(t *testing.T) {
 	}
 
 	status = http.StatusUnauthorized
-	_, err := Fetch(context.Background(), srv.Client(), base, &Credentials{"operator", "s3cret"})
+	_, _, err := Fetch(context.Background(), srv.Client(), base, &Credentials{"operator", "s3cret"})
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != 401 || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("401: got %v", err)

@@ -28,6 +28,7 @@ const DefaultTimeout = 10 * time.Second
 type Config struct {
 	Modules map[string]*Module `yaml:"modules"`
 	Targets []*Target          `yaml:"targets,omitempty"`
+	Probe   ProbeConfig        `yaml:"probe,omitempty"`
 }
 
 // Module is how to talk to a group of controllers: credentials, timeout and
@@ -36,10 +37,11 @@ type Module struct {
 	Username         string                       `yaml:"username,omitempty"`
 	Password         config_util.Secret           `yaml:"password,omitempty"`
 	PasswordFile     string                       `yaml:"password_file,omitempty"`
+	PasswordEnv      string                       `yaml:"password_env,omitempty"`
 	Timeout          model.Duration               `yaml:"timeout,omitempty"`
 	HTTPClientConfig config_util.HTTPClientConfig `yaml:"http_client_config,omitempty"`
 
-	password string // resolved from Password or PasswordFile by Load
+	password string // resolved from Password, PasswordFile or PasswordEnv by ReadSecrets
 }
 
 // Target is a named controller, probed as /probe?target=<Name>.
@@ -100,6 +102,9 @@ func Load(path string) (*Config, error) {
 	if err := c.validateTargets(); err != nil {
 		return nil, err
 	}
+	if _, err := c.compilePolicy(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -110,10 +115,16 @@ func (m *Module) validate(dir string) error {
 	if m.Timeout <= 0 {
 		return errors.New("timeout must be positive")
 	}
-	if m.Password != "" && m.PasswordFile != "" {
-		return errors.New("at most one of password and password_file")
+	set := 0
+	for _, s := range []string{string(m.Password), m.PasswordFile, m.PasswordEnv} {
+		if s != "" {
+			set++
+		}
 	}
-	if m.Username == "" && (m.Password != "" || m.PasswordFile != "") {
+	if set > 1 {
+		return errors.New("at most one of password, password_file and password_env")
+	}
+	if m.Username == "" && set > 0 {
 		return errors.New("a password needs a username")
 	}
 	if m.PasswordFile != "" && !filepath.IsAbs(m.PasswordFile) {
@@ -159,12 +170,19 @@ func (c *Config) validateTargets() error {
 	return nil
 }
 
-// ReadSecrets reads every module's password_file. Load leaves this out so
+// ReadSecrets reads every module's password_file or password_env. Load leaves this out so
 // that a config can be checked where the secrets are not (a build machine);
 // the Holder calls it on every (re)load, so a changed file is picked up.
 func (c *Config) ReadSecrets() error {
 	for name, m := range c.Modules {
 		m.password = string(m.Password)
+		if m.PasswordEnv != "" {
+			v, ok := os.LookupEnv(m.PasswordEnv)
+			if !ok || v == "" {
+				return fmt.Errorf("module %q: password_env: environment variable %s is not set", name, m.PasswordEnv)
+			}
+			m.password = v
+		}
 		if m.PasswordFile == "" {
 			continue
 		}

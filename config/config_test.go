@@ -81,7 +81,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"unknown top-level field", "module: {}\n", "field module not found"},
 		{"bad duration", "modules: {default: {timeout: soon}}", "soon"},
 		{"zero timeout", "modules: {default: {timeout: 0s}}", "timeout must be positive"},
-		{"both passwords", "modules: {m: {username: u, password: p, password_file: f}}", "at most one of password and password_file"},
+		{"both passwords", "modules: {m: {username: u, password: p, password_file: f}}", "at most one of password, password_file and password_env"},
+		{"file and env", "modules: {m: {username: u, password_env: X, password_file: f}}", "at most one of"},
 		{"password without user", "modules: {m: {password: p}}", "a password needs a username"},
 		{"bad http client", "modules: {m: {http_client_config: {bearer_token: a, bearer_token_file: b}}}", "at most one of bearer_token & bearer_token_file"},
 		{"target without name", "targets: [{address: 192.0.2.1}]", "name is required"},
@@ -159,5 +160,33 @@ func TestPasswordFileReReadOnReload(t *testing.T) {
 	}
 	if got := h.Get().Modules["m"].Credentials().Password; got != "two" || pw == "" {
 		t.Errorf("after reload password %q, want two", got)
+	}
+}
+
+func TestPasswordFromEnvironment(t *testing.T) {
+	c, err := Load(write(t, t.TempDir(), "c.yml", "modules: {m: {username: u, password_env: BENDER_CC_TEST_PW}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReadSecrets(); err == nil || !strings.Contains(err.Error(), "BENDER_CC_TEST_PW is not set") {
+		t.Errorf("unset variable: %v", err)
+	}
+	t.Setenv("BENDER_CC_TEST_PW", "from-env")
+	if err := c.ReadSecrets(); err != nil || c.Modules["m"].Credentials().Password != "from-env" {
+		t.Errorf("password_env: %v %+v", err, c.Modules["m"].Credentials())
+	}
+}
+
+func TestPolicyConfig(t *testing.T) {
+	for _, tt := range []struct{ yaml, err string }{
+		{"probe: {allowed_targets: [192.0.2.0/24, 198.51.100.7, 2001:db8::/32, cc.example.net]}", ""},
+		{"probe: {allowed_targets: ['http://x/']}", "is not a target name, network, address or host name"},
+		{"probe: {allowed_targets: [garage]}\ntargets: [{name: garage, address: 'http://192.0.2.50'}]", ""},
+		{"probe: {allowed_taregts: [x]}", "field allowed_taregts not found"},
+	} {
+		_, err := Load(write(t, t.TempDir(), "c.yml", tt.yaml))
+		if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: got %v, want %q", tt.yaml, err, tt.err)
+		}
 	}
 }

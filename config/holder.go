@@ -14,6 +14,8 @@ import (
 // is never changed after it is built, so a probe can use it without locks.
 type Snapshot struct {
 	*Config
+	// Policy restricts what probes may reach; nil allows everything.
+	Policy  *Policy
 	clients map[string]*http.Client
 }
 
@@ -91,13 +93,25 @@ func (h *Holder) load() (*Snapshot, error) {
 	if err := c.ReadSecrets(); err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{Config: c, clients: make(map[string]*http.Client, len(c.Modules))}
+	policy, err := c.compilePolicy()
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Config: c, Policy: policy, clients: make(map[string]*http.Client, len(c.Modules))}
 	for name, m := range c.Modules {
-		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
+		opts := []config_util.HTTPClientOption{
 			config_util.WithUserAgent(h.userAgent),
-			config_util.WithIdleConnTimeout(90*time.Second))
+			config_util.WithIdleConnTimeout(90 * time.Second),
+		}
+		if policy != nil {
+			opts = append(opts, config_util.WithDialContextFunc(policy.dialContext))
+		}
+		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("module %q: http_client_config: %w", name, err)
+		}
+		if policy != nil {
+			policy.guard(client)
 		}
 		snap.clients[name] = client
 	}

@@ -3,8 +3,10 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
@@ -24,11 +27,16 @@ type Handler struct {
 	// TimeoutOffset is kept free of Prometheus' scrape timeout so that the
 	// answer arrives before Prometheus gives up.
 	TimeoutOffset time.Duration
+
+	// flights lets concurrent probes of one controller with one module (an
+	// HA pair of Prometheus servers, dashboards, retries) share one request.
+	flights singleflight.Group
 }
 
 // request is a resolved /probe request.
 type request struct {
 	target, moduleName string
+	base               *url.URL
 	module             *config.Module
 	client             *http.Client
 	labels             prometheus.Labels
@@ -38,16 +46,15 @@ type request struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, code, err := h.resolve(r)
 	if err != nil {
-		level.Debug(h.Logger).Log("msg", "Bad probe request", "err", err)
+		level.Debug(h.Logger).Log("msg", "Probe refused", "code", code, "err", err)
 		http.Error(w, err.Error(), code)
 		return
 	}
 	logger := log.With(h.Logger, "target", req.target, "module", req.moduleName)
-
-	base, _ := collector.ParseTarget(req.target) // checked in resolve
 	ctx, cancel := context.WithTimeout(r.Context(), req.timeout)
 	defer cancel()
-	res := collector.Probe(ctx, req.client, base, req.module.Credentials())
+
+	res, shared := h.probe(ctx, req)
 	if res.Err != nil {
 		level.Warn(logger).Log("msg", "Probe failed", "duration_seconds", res.Duration.Seconds(), "err", res.Err)
 	} else {
@@ -56,20 +63,53 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	reg := prometheus.NewRegistry()
 	prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
+	if r.URL.Query().Get("debug") == "true" {
+		writeDebug(w, req, res, shared, reg)
+		return
+	}
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
-// resolve checks the request and finds its target, module and timeout.
+// probe reads the controller, sharing the request with concurrent probes of
+// the same controller and module. The shared request runs detached from any
+// one caller, bounded by the timeout of the caller that started it; each
+// caller still gives up at its own deadline.
+func (h *Handler) probe(ctx context.Context, req *request) (collector.Result, bool) {
+	start := time.Now()
+	key := req.moduleName + "\x00" + req.base.String()
+	detached := context.WithoutCancel(ctx)
+	ch := h.flights.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(detached, req.timeout)
+		defer cancel()
+		return collector.Probe(fctx, req.client, req.base, req.module.Credentials()), nil
+	})
+	select {
+	case v := <-ch:
+		res := v.Val.(collector.Result)
+		res.Duration = time.Since(start)
+		return res, v.Shared
+	case <-ctx.Done():
+		return collector.Result{Err: fmt.Errorf("timeout: no complete answer from the controller within %s: %w", req.timeout, ctx.Err()),
+			Duration: time.Since(start)}, true
+	}
+}
+
+// resolve checks the request and finds its target, module, timeout and
+// whether the policy allows it. It makes no connection.
 func (h *Handler) resolve(r *http.Request) (*request, int, error) {
 	cfg := h.Config.Get()
 	q := r.URL.Query()
 	req := &request{target: q.Get("target"), moduleName: q.Get("module")}
 	if req.target == "" {
-		return nil, http.StatusBadRequest, fmt.Errorf("target parameter is missing")
+		return nil, http.StatusBadRequest, errors.New("target parameter is missing")
 	}
-	if t, ok := cfg.Target(req.target); ok {
-		req.target = t.Address
-		req.labels = t.Labels
+	address := req.target
+	t, named := cfg.Target(req.target)
+	if named {
+		if !cfg.Policy.AllowsName(t.Name) {
+			return nil, http.StatusForbidden, fmt.Errorf("target %q is %w", t.Name, config.ErrNotAllowed)
+		}
+		address, req.labels = t.Address, t.Labels
 		if req.moduleName == "" {
 			req.moduleName = t.Module
 		}
@@ -82,12 +122,16 @@ func (h *Handler) resolve(r *http.Request) (*request, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("unknown module %q", req.moduleName)
 	}
 	req.client = cfg.Client(req.moduleName)
-	if _, err := collector.ParseTarget(req.target); err != nil {
+	var err error
+	if req.base, err = collector.ParseTarget(address); err != nil {
 		return nil, http.StatusBadRequest, err
 	}
-	var err error
-	req.timeout, err = timeout(r, time.Duration(req.module.Timeout), h.TimeoutOffset)
-	if err != nil {
+	if !named {
+		if err := cfg.Policy.CheckURL(r.Context(), req.base); err != nil {
+			return nil, http.StatusForbidden, fmt.Errorf("target %q refused: %w", req.target, err)
+		}
+	}
+	if req.timeout, err = timeout(r, time.Duration(req.module.Timeout), h.TimeoutOffset); err != nil {
 		return nil, http.StatusBadRequest, err
 	}
 	return req, 0, nil

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -187,73 +185,6 @@ func diff(want, got string) string {
 		}
 	}
 	return b.String()
-}
-
-// failing is a controller that misbehaves in one way.
-func failing(t testing.TB, fn http.HandlerFunc) string {
-	srv := httptest.NewServer(fn)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func TestFailuresGiveUpZero(t *testing.T) {
-	refused := func() string { // a port nobody listens on
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return addr
-	}()
-	big := bytes.Repeat([]byte("power_w:1\n"), 200_000) // 2 MB
-	stop := make(chan struct{})
-	defer close(stop)
-	tests := []struct {
-		name, target, reason string
-		header               http.Header
-	}{
-		{name: "timeout via scrape timeout header", reason: "timeout",
-			header: http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1"}},
-			target: failing(t, func(w http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-stop:
-				}
-			})},
-		{name: "401", reason: "HTTP 401", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) })},
-		{name: "404 REST disabled", reason: "REST interface disabled", target: failing(t, http.NotFound)},
-		{name: "500", reason: "HTTP 500", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })},
-		{name: "HTML login page", reason: "HTML", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body><form>Password: <input></form></body></html>")
-		})},
-		{name: "garbage", reason: "binary", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00})
-		})},
-		{name: "oversized body", reason: "body larger than", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = w.Write(big)
-		})},
-		{name: "refused connection", reason: "connection refused", target: "http://" + refused},
-	}
-	h, logs := newHandler(t, "")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := probe(t, h, "target="+tt.target, tt.header)
-			if code != http.StatusOK {
-				t.Fatalf("status %d, want 200: %s", code, out)
-			}
-			if !strings.Contains(out, "bender_cc_up 0\n") || !strings.Contains(out, "bender_cc_scrape_duration_seconds ") {
-				t.Errorf("want up 0 and a duration, got:\n%s", out)
-			}
-			if n := strings.Count(out, "\nbender_cc_"); n != 2 {
-				t.Errorf("want only up and duration, got %d series:\n%s", n, out)
-			}
-			line := lastLine(logs.String())
-			if !strings.Contains(line, "level=warn") || !strings.Contains(line, "target="+tt.target) || !strings.Contains(line, tt.reason) {
-				t.Errorf("log line %q should be a warning naming the target and %q", line, tt.reason)
-			}
-		})
-	}
 }
 
 func lastLine(s string) string {

@@ -136,9 +136,10 @@ func (f *Fleet) serveController(w http.ResponseWriter, r *http.Request, p string
 		buf := f.bufs.Get().(*bytes.Buffer)
 		buf.Reset()
 		c.Write(buf, doc)
-		spec := f.faults[id].Load()
-		if spec != nil && spec.Mode == FaultTruncated {
-			buf.Truncate(buf.Len() / 2) // cut mid-line, as a dropped connection would
+		if spec := f.faults[id].Load(); spec != nil && spec.Mode == FaultTruncated {
+			// A dropped connection: the full length is announced, half arrives.
+			w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+			buf.Truncate(buf.Len() / 2)
 		}
 		_, _ = w.Write(buf.Bytes())
 		f.bufs.Put(buf)

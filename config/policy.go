@@ -1,0 +1,163 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
+)
+
+// ProbeConfig restricts what /probe may reach.
+type ProbeConfig struct {
+	// AllowedTargets lists configured target names, networks (CIDR), IP
+	// addresses and host names. Empty: any target (the exporter is then an
+	// open relay into whatever network it can reach).
+	AllowedTargets []string `yaml:"allowed_targets,omitempty"`
+}
+
+// ErrNotAllowed is wrapped by every refusal of the policy.
+var ErrNotAllowed = errors.New("not in probe.allowed_targets")
+
+// Policy decides which controllers /probe may reach. A nil Policy allows
+// everything.
+type Policy struct {
+	names map[string]bool // configured target names
+	hosts map[string]bool // host names, lower case, and hosts of allowed named targets and proxies
+	nets  []netip.Prefix
+}
+
+// compilePolicy builds the Policy of a validated config; nil when open.
+func (c *Config) compilePolicy() (*Policy, error) {
+	if len(c.Probe.AllowedTargets) == 0 {
+		return nil, nil
+	}
+	p := &Policy{names: map[string]bool{}, hosts: map[string]bool{}}
+	addHost := func(h string) {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			p.nets = append(p.nets, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+		} else {
+			p.hosts[strings.ToLower(h)] = true
+		}
+	}
+	for _, e := range c.Probe.AllowedTargets {
+		e = strings.TrimSpace(e)
+		if t, ok := c.Target(e); ok {
+			p.names[e] = true
+			u, _ := collector.ParseTarget(t.Address) // validated
+			addHost(u.Hostname())
+			continue
+		}
+		if pfx, err := netip.ParsePrefix(e); err == nil {
+			p.nets = append(p.nets, pfx.Masked())
+			continue
+		}
+		if e == "" || strings.ContainsAny(e, "/:@ ") && net.ParseIP(e) == nil {
+			return nil, fmt.Errorf("probe.allowed_targets: %q is not a target name, network, address or host name", e)
+		}
+		addHost(e)
+	}
+	// A module's proxy is the operator's own choice: connections to it are allowed.
+	for _, m := range c.Modules {
+		if u := m.HTTPClientConfig.ProxyURL.URL; u != nil && u.Hostname() != "" {
+			addHost(u.Hostname())
+		}
+	}
+	return p, nil
+}
+
+// AllowsName says whether the configured target name may be probed.
+func (p *Policy) AllowsName(name string) bool { return p == nil || p.names[name] }
+
+func (p *Policy) allowsIP(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, n := range p.nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve returns the addresses of host that the policy allows; an error
+// when it allows none. An allowed host name returns nil, nil: any address.
+func (p *Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if p == nil || p.hosts[strings.ToLower(host)] {
+		return nil, nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if p.allowsIP(ip) {
+			return []netip.Addr{ip}, nil
+		}
+		return nil, fmt.Errorf("address %s is %w", ip, ErrNotAllowed)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("host %s is %w and cannot be resolved: %v", host, ErrNotAllowed, err)
+	}
+	var ok []netip.Addr
+	for _, ip := range ips {
+		if p.allowsIP(ip) {
+			ok = append(ok, ip)
+		}
+	}
+	if len(ok) == 0 {
+		return nil, fmt.Errorf("host %s resolves to %v, %w", host, ips, ErrNotAllowed)
+	}
+	return ok, nil
+}
+
+// CheckURL refuses a URL whose host the policy does not allow.
+func (p *Policy) CheckURL(ctx context.Context, u *url.URL) error {
+	_, err := p.resolve(ctx, u.Hostname())
+	return err
+}
+
+// dialContext connects only to allowed addresses: a host name is resolved
+// here and the connection made to an address checked, so that DNS cannot
+// steer a probe (or a redirect) into a refused network after the check.
+func (p *Policy) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := p.resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	if ips == nil {
+		return d.DialContext(ctx, network, addr)
+	}
+	var last error
+	for _, ip := range ips {
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+// guard makes client follow the policy on redirects too.
+func (p *Policy) guard(client *http.Client) {
+	next := client.CheckRedirect
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := p.CheckURL(req.Context(), req.URL); err != nil {
+			return fmt.Errorf("redirect to %s refused: %w", req.URL.Redacted(), err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}

@@ -1,0 +1,215 @@
+package probe
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// failing is a controller that misbehaves in one way.
+func failing(t testing.TB, fn http.HandlerFunc) string {
+	srv := httptest.NewServer(fn)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// silent accepts connections and never answers.
+func silent(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+func refusedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+type failure struct {
+	name, target, reason string
+	slow                 bool // needs the scrape timeout to end
+}
+
+// failures is the matrix of ways a controller or the way to it can fail.
+func failures(t testing.TB) []failure {
+	doc := []byte("conn_state:no_vehicle_connected\npower_w:0\nmeter_wh:16701\n")
+	chunk := bytes.Repeat([]byte("power_w:1\n"), 6554) // 64 KiB
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(doc) }))
+	t.Cleanup(tlsSrv.Close)
+	return []failure{
+		{name: "refused connection", reason: "connection refused", target: refusedAddr(t)},
+		{name: "unresolvable host", reason: "cannot resolve host", target: "http://cc-7.nonexistent.invalid"},
+		{name: "accept then silence", reason: "timeout", slow: true, target: silent(t)},
+		{name: "dripping body", reason: "timeout", slow: true, target: failing(t, func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i < 100; i++ {
+				if _, err := w.Write([]byte("c")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		})},
+		{name: "401", reason: "HTTP 401 Unauthorized (wrong or missing credentials", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) })},
+		{name: "403", reason: "HTTP 403 Forbidden (wrong or missing credentials", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(403) })},
+		{name: "404 REST interface disabled", reason: "REST interface disabled", target: failing(t, http.NotFound)},
+		{name: "500", reason: "HTTP 500", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })},
+		{name: "200 HTML login page", reason: "HTML", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body><form>Password: <input></form></body></html>")
+		})},
+		{name: "200 JSON", reason: "JSON", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, `{"conn_state":"no_vehicle_connected","power_w":0}`)
+		})},
+		{name: "binary garbage", reason: "binary", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x13, 0x37})
+		})},
+		{name: "body truncated mid-line", reason: "unexpected EOF", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(doc)))
+			_, _ = w.Write(doc[:len(doc)/2])
+		})},
+		{name: "100 MB body", reason: "body larger than 1048576 bytes", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+			for written := 0; written < 100<<20; written += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		})},
+		{name: "redirect loop", reason: "stopped after 10 redirects", target: failing(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, r.URL.Path, http.StatusFound)
+		})},
+		{name: "self-signed TLS", reason: "certificate", target: tlsSrv.URL},
+	}
+}
+
+var scrapeTimeout = http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1.5"}}
+
+// TestFailureMatrix: every failure is HTTP 200 with only bender_cc_up 0 and
+// the duration, and one warning naming the target and the cause.
+func TestFailureMatrix(t *testing.T) {
+	h, logs := newHandler(t, "")
+	for _, f := range failures(t) {
+		t.Run(f.name, func(t *testing.T) {
+			before := strings.Count(logs.String(), "\n")
+			code, out := probe(t, h, "target="+f.target, scrapeTimeout)
+			if code != http.StatusOK {
+				t.Fatalf("status %d, want 200: %s", code, out)
+			}
+			if !strings.Contains(out, "bender_cc_up 0\n") || strings.Count(out, "\nbender_cc_") != 2 {
+				t.Errorf("want only up 0 and the duration, got:\n%s", out)
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
+			if len(lines) != 1 {
+				t.Fatalf("want one log line, got %d: %q", len(lines), lines)
+			}
+			if !strings.Contains(lines[0], "level=warn") || !strings.Contains(lines[0], "target="+f.target) || !strings.Contains(lines[0], f.reason) {
+				t.Errorf("log line %q should be a warning naming the target and %q", lines[0], f.reason)
+			}
+		})
+	}
+}
+
+// TestShortDocumentIsPartial: a complete answer that holds fewer keys (cut
+// at a line end, or older firmware) is a document; what it lacks is absent.
+func TestShortDocumentIsPartial(t *testing.T) {
+	h, _ := newHandler(t, "")
+	target := failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "conn_state:no_vehicle_connected\npower_w:0\n")
+	})
+	_, out := probe(t, h, "target="+target, nil)
+	if !strings.Contains(out, "bender_cc_up 1\n") || !strings.Contains(out, "bender_cc_power_watts 0\n") || strings.Contains(out, "energy_joules") {
+		t.Errorf("partial document:\n%s", out)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd on this system")
+	}
+	return len(entries)
+}
+
+// TestNoLeaksAfterFailingProbes: 1,000 failing probes leave no goroutines,
+// file descriptors or heap behind.
+func TestNoLeaksAfterFailingProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	h, _ := newHandler(t, "")
+	var fast []failure
+	for _, f := range failures(t) {
+		if !f.slow {
+			fast = append(fast, f)
+		}
+	}
+	settle := func() {
+		h.Config.Get().Client("default").CloseIdleConnections()
+		for range 50 { // let closed connections' goroutines end
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Warm up: first use starts long-lived goroutines (resolver, test servers).
+	for _, f := range fast {
+		probe(t, h, "target="+f.target, scrapeTimeout)
+	}
+	settle()
+	g0, fd0 := runtime.NumGoroutine(), openFDs(t)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+
+	for i := range 1000 {
+		f := fast[i%len(fast)]
+		if _, out := probe(t, h, "target="+f.target, scrapeTimeout); !strings.Contains(out, "bender_cc_up 0") {
+			t.Fatalf("%s: not up 0", f.name)
+		}
+	}
+	settle()
+	g1, fd1 := runtime.NumGoroutine(), openFDs(t)
+	runtime.ReadMemStats(&m1)
+	t.Logf("after 1,000 failing probes: goroutines %d → %d, open fds %d → %d, heap in use %d → %d KiB",
+		g0, g1, fd0, fd1, m0.HeapInuse>>10, m1.HeapInuse>>10)
+	if g1 > g0+5 {
+		t.Errorf("goroutines grew from %d to %d", g0, g1)
+	}
+	if fd1 > fd0+5 {
+		t.Errorf("open file descriptors grew from %d to %d", fd0, fd1)
+	}
+	if int64(m1.HeapInuse)-int64(m0.HeapInuse) > 16<<20 {
+		t.Errorf("heap in use grew by %d MiB", (m1.HeapInuse-m0.HeapInuse)>>20)
+	}
+}
