@@ -27,9 +27,10 @@ var ErrNotAllowed = errors.New("not in probe.allowed_targets")
 // Policy decides which controllers /probe may reach. A nil Policy allows
 // everything.
 type Policy struct {
-	names map[string]bool // configured target names
-	hosts map[string]bool // host names, lower case, and hosts of allowed named targets and proxies
-	nets  []netip.Prefix
+	names     map[string]bool // configured target names
+	endpoints map[string]bool // host:port of allowed named targets, and of proxies
+	hosts     map[string]bool // host names, lower case
+	nets      []netip.Prefix
 }
 
 // compilePolicy builds the Policy of a validated config; nil when open.
@@ -37,7 +38,7 @@ func (c *Config) compilePolicy() (*Policy, error) {
 	if len(c.Probe.AllowedTargets) == 0 {
 		return nil, nil
 	}
-	p := &Policy{names: map[string]bool{}, hosts: map[string]bool{}}
+	p := &Policy{names: map[string]bool{}, endpoints: map[string]bool{}, hosts: map[string]bool{}}
 	addHost := func(h string) {
 		if ip, err := netip.ParseAddr(h); err == nil {
 			p.nets = append(p.nets, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
@@ -48,9 +49,10 @@ func (c *Config) compilePolicy() (*Policy, error) {
 	for _, e := range c.Probe.AllowedTargets {
 		e = strings.TrimSpace(e)
 		if t, ok := c.Target(e); ok {
+			// That controller, at exactly its address and port; not its whole host.
 			p.names[e] = true
 			u, _ := collector.ParseTarget(t.Address) // validated
-			addHost(u.Hostname())
+			p.endpoints[endpoint(u)] = true
 			continue
 		}
 		if pfx, err := netip.ParsePrefix(e); err == nil {
@@ -65,10 +67,22 @@ func (c *Config) compilePolicy() (*Policy, error) {
 	// A module's proxy is the operator's own choice: connections to it are allowed.
 	for _, m := range c.Modules {
 		if u := m.HTTPClientConfig.ProxyURL.URL; u != nil && u.Hostname() != "" {
-			addHost(u.Hostname())
+			p.endpoints[endpoint(u)] = true
 		}
 	}
 	return p, nil
+}
+
+// endpoint is a URL's host:port, with the scheme's default port.
+func endpoint(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443"}[u.Scheme]
+		if port == "" {
+			port = "80"
+		}
+	}
+	return strings.ToLower(net.JoinHostPort(u.Hostname(), port))
 }
 
 // AllowsName says whether the configured target name may be probed.
@@ -114,6 +128,9 @@ func (p *Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error)
 
 // CheckURL refuses a URL whose host the policy does not allow.
 func (p *Policy) CheckURL(ctx context.Context, u *url.URL) error {
+	if p == nil || p.endpoints[endpoint(u)] {
+		return nil
+	}
 	_, err := p.resolve(ctx, u.Hostname())
 	return err
 }
@@ -126,11 +143,14 @@ func (p *Policy) dialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
+	var d net.Dialer
+	if p.endpoints[strings.ToLower(addr)] {
+		return d.DialContext(ctx, network, addr)
+	}
 	ips, err := p.resolve(ctx, host)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
 	if ips == nil {
 		return d.DialContext(ctx, network, addr)
 	}

@@ -54,7 +54,7 @@ func writeDebug(w http.ResponseWriter, req *request, res collector.Result, share
 	}
 	fmt.Fprintf(&b, "  duration %.3fs\n", res.Duration.Seconds())
 	if res.Err != nil {
-		fmt.Fprintf(&b, "  error: %s\n", strings.ReplaceAll(res.Err.Error(), secretOrNone(secret), redacted))
+		fmt.Fprintf(&b, "  error: %s\n", res.Err) // errors carry URLs, never header values
 	}
 
 	fmt.Fprintf(&b, "\nBody (%d bytes; auth_uid and secrets redacted), line by line:\n", len(res.Body))
