@@ -78,6 +78,9 @@ func (h *Holder) Reload() error {
 	return nil
 }
 
+// ReloadSuccessGauge is bender_cc_exporter_config_last_reload_successful.
+func (h *Holder) ReloadSuccessGauge() prometheus.Gauge { return h.reloadOK }
+
 // Get returns the current configuration.
 func (h *Holder) Get() *Snapshot {
 	h.mu.RLock()
