@@ -2,6 +2,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
@@ -61,14 +61,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		logResult(logger, res.State)
 	}
 
-	reg := prometheus.NewRegistry()
-	prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
 	if r.URL.Query().Get("debug") == "true" {
+		reg := prometheus.NewRegistry()
+		prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
 		writeDebug(w, req, res, shared, reg)
 		return
 	}
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	// The text format straight from the result: what a registry holding
+	// collector.New(res) would expose (see collector.WriteText), without
+	// building a registry per probe. Not compressed: the answer is ~10 KiB
+	// and gzip would cost more CPU than the whole probe.
+	buf := collector.BufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	collector.WriteText(buf, res, req.labels)
+	w.Header().Set("Content-Type", textContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
+	collector.BufferPool.Put(buf)
 }
+
+// textContentType is the Prometheus text exposition format, version 0.0.4.
+const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // probe reads the controller, sharing the request with concurrent probes of
 // the same controller and module. The shared request runs detached from any

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .prom files in testdata/")
@@ -319,17 +322,45 @@ func TestOtherTargetsKeepWorking(t *testing.T) {
 	wg.Wait()
 }
 
-func BenchmarkProbe(b *testing.B) {
-	body, err := os.ReadFile("../testdata/fw5.33_charging.txt")
+// simulatorURL serves a loopback simulated fleet of 100 controllers on firmware 5.33.
+func simulatorURL(b *testing.B) string {
+	fleet, err := simulator.NewFleet(simulator.Options{Controllers: 100, Seed: 1, Firmware: "5.33"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := controller(b, body)
+	srv := httptest.NewServer(fleet)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// BenchmarkProbe is the whole /probe handler against a loopback simulator,
+// exposition included.
+func BenchmarkProbe(b *testing.B) {
+	sim := simulatorURL(b)
 	h, _ := newHandler(b, "")
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		if code, _ := probe(b, h, "target="+srv.URL, nil); code != http.StatusOK {
+		i = i%100 + 1
+		if code, _ := probe(b, h, fmt.Sprintf("target=%s/cc/%d", sim, i), nil); code != http.StatusOK {
 			b.Fatal(code)
+		}
+	}
+}
+
+// BenchmarkFetch is the raw request of BenchmarkProbe without the exporter's
+// own work: BenchmarkProbe minus this is what a probe costs beyond the fetch.
+func BenchmarkFetch(b *testing.B) {
+	sim := simulatorURL(b)
+	h, _ := newHandler(b, "")
+	client := h.Config.Get().Client("default")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i = i%100 + 1
+		base, _ := collector.ParseTarget(fmt.Sprintf("%s/cc/%d", sim, i))
+		if _, _, err := collector.Fetch(context.Background(), client, base, nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

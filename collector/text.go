@@ -1,0 +1,288 @@
+package collector
+
+import (
+	"bytes"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// WriteText writes the metrics of one probe in the Prometheus text format
+// (version 0.0.4), with labels added to every series: byte for byte what a
+// registry holding New(r) would expose (the tests hold it to that), at a
+// fraction of the cost, because /probe runs for every controller on every
+// scrape. Families and their order are resolved once, at start.
+func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
+	w := textWriter{buf: buf}
+	w.extra = w.extraBuf[:0]
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		w.extra = append(w.extra, [2]string{k, labels[k]})
+	}
+	up := 0.0
+	if r.Err == nil && r.State != nil {
+		up = 1
+	}
+	var byRow [64]*Value // len(Keys) < 64: checked in init
+	var info [2][]string
+	if up == 1 {
+		for i := range r.State.Values {
+			v := &r.State.Values[i]
+			byRow[v.Spec.index()] = v
+			if v.Spec.Kind == Info {
+				for m, im := range InfoMetrics {
+					if im.Metric == v.Spec.Metric {
+						if info[m] == nil {
+							info[m] = make([]string, len(im.Labels))
+						}
+						info[m][slices.Index(im.Labels, v.Spec.InfoLabel)] = v.Field.Value
+					}
+				}
+			}
+		}
+	}
+	for _, f := range families {
+		if up == 0 && f.kind != famUp && f.kind != famDuration {
+			continue
+		}
+		w.fam = f
+		w.started = false
+		switch f.kind {
+		case famUp:
+			w.sample(up)
+		case famDuration:
+			w.sample(r.Duration.Seconds())
+		case famParseErrors:
+			w.sample(float64(len(r.State.Invalid)))
+		case famUnknown:
+			w.sample(float64(len(r.State.Unknown)))
+		case famErrorCount:
+			if v := byRow[errorsRow]; v != nil {
+				w.sample(float64(len(v.Codes)))
+			}
+		case famInfo:
+			if vals := info[f.info]; vals != nil {
+				for i, l := range InfoMetrics[f.info].Labels {
+					w.labels[i] = [2]string{l, vals[i]}
+				}
+				// InfoMetrics labels are not sorted; the exposition's are.
+				ls := w.labels[:len(vals)]
+				sort.Slice(ls, func(a, b int) bool { return ls[a][0] < ls[b][0] })
+				w.sample(1, ls...)
+			}
+		case famNumber:
+			for _, row := range f.rows {
+				if v := byRow[row]; v != nil {
+					for _, n := range v.Numbers {
+						w.sample(n.Value)
+					}
+				}
+			}
+		case famRows:
+			for _, row := range f.rows {
+				if v := byRow[row]; v != nil {
+					w.row(v)
+				}
+			}
+		}
+	}
+}
+
+type famKind int
+
+const (
+	famRows famKind = iota
+	famNumber
+	famInfo
+	famUp
+	famDuration
+	famParseErrors
+	famUnknown
+	famErrorCount
+)
+
+// family is one metric name: its HELP and TYPE lines and where its samples
+// come from.
+type family struct {
+	name, header string // header: the # HELP and # TYPE lines
+	kind         famKind
+	rows         []int // Keys rows feeding it, ordered as their samples sort
+	info         int   // famInfo: index into InfoMetrics
+}
+
+var (
+	families  []*family
+	errorsRow = byKey["errors"]
+	// sortedStates[i] are the States of Keys[i] in exposition order.
+	sortedStates = make([][]string, len(Keys))
+)
+
+func init() {
+	if len(Keys) > 64 {
+		panic("collector: more than 64 keys; raise the size of byRow in WriteText")
+	}
+	byName := map[string]*family{}
+	add := func(name, help, typ string, kind famKind) *family {
+		f := byName[name]
+		if f == nil {
+			full := namespace + "_" + name
+			f = &family{name: full, kind: kind, header: "# HELP " + full + " " + escapeHelp(help) + "\n# TYPE " + full + " " + typ + "\n"}
+			byName[name] = f
+			families = append(families, f)
+		}
+		return f
+	}
+	add("up", "1 if the controller's full_state was fetched and parsed, else 0.", "gauge", famUp)
+	add("scrape_duration_seconds", "Time to fetch and parse the controller's full_state.", "gauge", famDuration)
+	add("parse_errors", "Values in this document that could not be parsed.", "gauge", famParseErrors)
+	add("unknown_keys", "Keys in this document that the exporter does not know.", "gauge", famUnknown)
+	add("errors", "Number of active error codes.", "gauge", famErrorCount)
+	for i, im := range InfoMetrics {
+		add(im.Metric, im.Help, "gauge", famInfo).info = i
+	}
+	for i, k := range Keys {
+		if k.Kind == Private || k.Kind == Info {
+			continue
+		}
+		typ := "gauge"
+		if k.Type == Counter {
+			typ = "counter"
+		}
+		f := add(k.Metric, k.Help, typ, famRows)
+		f.rows = append(f.rows, i)
+		if k.NumberMetric != "" {
+			nf := add(k.NumberMetric, k.NumberHelp, "gauge", famNumber)
+			nf.rows = append(nf.rows, i)
+		}
+		sortedStates[i] = slices.Sorted(slices.Values(k.States))
+	}
+	for _, f := range families {
+		// Rows sharing a metric differ in their fixed label: sort by it.
+		sort.SliceStable(f.rows, func(a, b int) bool { return Keys[f.rows[a]].LabelValue < Keys[f.rows[b]].LabelValue })
+	}
+	sort.Slice(families, func(a, b int) bool { return families[a].name < families[b].name })
+}
+
+// textWriter writes the samples of one family.
+type textWriter struct {
+	buf      *bytes.Buffer
+	fam      *family
+	started  bool
+	extra    [][2]string // labels of the target, sorted
+	extraBuf [8][2]string
+	labels   [16][2]string
+	merged   [24][2]string
+	num      [32]byte
+}
+
+// row writes the samples of one key's value.
+func (w *textWriter) row(v *Value) {
+	spec := v.Spec
+	var fixed [1][2]string
+	nf := 0
+	if spec.Label != "" {
+		fixed[0], nf = [2]string{spec.Label, spec.LabelValue}, 1
+	}
+	switch spec.Kind {
+	case StateSet:
+		current := v.Field.Value
+		states := sortedStates[spec.index()]
+		known := slices.Contains(states, current)
+		for _, s := range states {
+			if !known && current < s {
+				w.sample(1, append(fixed[:nf], [2]string{"state", current})...)
+				known = true
+			}
+			x := 0.0
+			if s == current {
+				x = 1
+			}
+			w.sample(x, append(fixed[:nf], [2]string{"state", s})...)
+		}
+		if !known {
+			w.sample(1, append(fixed[:nf], [2]string{"state", current})...)
+		}
+	case Bool, Number:
+		for _, n := range v.Numbers {
+			w.sample(n.Value, fixed[:nf]...)
+		}
+	case List:
+		for _, n := range v.Numbers {
+			w.sample(n.Value, append(fixed[:nf], [2]string{spec.ListLabel, spec.ListValues[n.Index]})...)
+		}
+	case Errors:
+		codes := slices.Sorted(slices.Values(v.Codes))
+		for _, c := range codes {
+			w.sample(1, [2]string{"error", c})
+		}
+	}
+}
+
+// sample writes one series; labels are sorted by name and merged with the
+// target's labels.
+func (w *textWriter) sample(value float64, labels ...[2]string) {
+	if !w.started {
+		w.buf.WriteString(w.fam.header)
+		w.started = true
+	}
+	if len(w.extra) > 0 {
+		all := append(append(w.merged[:0], labels...), w.extra...)
+		sort.Slice(all, func(a, b int) bool { return all[a][0] < all[b][0] })
+		labels = all
+	}
+	b := w.buf
+	b.WriteString(w.fam.name)
+	if len(labels) > 0 {
+		b.WriteByte('{')
+		for i, l := range labels {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(l[0])
+			b.WriteString(`="`)
+			writeEscaped(b, l[1])
+			b.WriteByte('"')
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	b.Write(appendFloat(w.num[:0], value))
+	b.WriteByte('\n')
+}
+
+// appendFloat formats like the Prometheus text format does.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case f == 0:
+		return append(b, '0')
+	case f == 1:
+		return append(b, '1')
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func writeEscaped(b *bytes.Buffer, s string) {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		b.WriteString(s)
+		return
+	}
+	_, _ = labelEscaper.WriteString(b, s)
+}
+
+func escapeHelp(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
+}
+
+// BufferPool holds the buffers /probe writes its answers into.
+var BufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
