@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ func run(args []string, stderr io.Writer) int {
 		configFile    = app.Flag("config.file", "Configuration file; without one only the default module exists.").Default("").String()
 		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
+		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		webFlags      = kingpinflag.AddFlags(app, ":9955")
@@ -76,6 +78,7 @@ func run(args []string, stderr io.Writer) int {
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 	)
 	holder := config.NewHolder(*configFile, exporterName+"/"+version.Version, reg)
+	holder.MaxConnections = *maxConns
 	if err := holder.Reload(); err != nil {
 		level.Error(logger).Log("msg", "Error loading config", "file", *configFile, "err", err)
 		return 1

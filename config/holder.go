@@ -17,6 +17,7 @@ type Snapshot struct {
 	// Policy restricts what probes may reach; nil allows everything.
 	Policy  *Policy
 	clients map[string]*http.Client
+	caps    map[string]*connCap
 }
 
 // Client returns the module's HTTP client; connections are reused across probes.
@@ -27,6 +28,9 @@ func (s *Snapshot) Client(module string) *http.Client { return s.clients[module]
 type Holder struct {
 	path      string
 	userAgent string
+	// MaxConnections caps the connections each module's client keeps open
+	// (see connCap); 0 means no cap. Set it before the first Reload.
+	MaxConnections int
 
 	mu  sync.RWMutex
 	cur *Snapshot
@@ -39,8 +43,9 @@ type Holder struct {
 // configuration) and registers its reload metrics with reg.
 func NewHolder(path, userAgent string, reg prometheus.Registerer) *Holder {
 	h := &Holder{
-		path:      path,
-		userAgent: userAgent,
+		path:           path,
+		userAgent:      userAgent,
+		MaxConnections: DefaultMaxConnections,
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bender_cc_exporter_config_last_reload_successful",
 			Help: "1 if the last configuration load succeeded, else 0.",
@@ -100,19 +105,22 @@ func (h *Holder) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{Config: c, Policy: policy, clients: make(map[string]*http.Client, len(c.Modules))}
+	snap := &Snapshot{Config: c, Policy: policy, clients: make(map[string]*http.Client, len(c.Modules)), caps: map[string]*connCap{}}
 	for name, m := range c.Modules {
-		opts := []config_util.HTTPClientOption{
-			config_util.WithUserAgent(h.userAgent),
-			config_util.WithIdleConnTimeout(90 * time.Second),
-		}
+		var dial config_util.DialContextFunc
 		if policy != nil {
-			opts = append(opts, config_util.WithDialContextFunc(policy.dialContext))
+			dial = policy.dialContext
 		}
-		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name, opts...)
+		cc := newConnCap(h.MaxConnections, dial)
+		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
+			config_util.WithUserAgent(h.userAgent),
+			config_util.WithIdleConnTimeout(90*time.Second),
+			config_util.WithDialContextFunc(cc.dial))
 		if err != nil {
 			return nil, fmt.Errorf("module %q: http_client_config: %w", name, err)
 		}
+		cc.closeIdle = client.CloseIdleConnections
+		snap.caps[name] = cc
 		if policy != nil {
 			policy.guard(client)
 		}

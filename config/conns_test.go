@@ -1,0 +1,70 @@
+package config
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestConnectionCap: past the cap, idle connections are dropped; under it
+// they are kept for reuse.
+func TestConnectionCap(t *testing.T) {
+	var servers []*httptest.Server
+	for range 12 { // distinct ports: distinct hosts for the transport
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+		defer s.Close()
+		servers = append(servers, s)
+	}
+	path := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(path, []byte("modules: {default: {}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	get := func(c *http.Client, u string) {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body) // read to the end, or the connection is not kept
+		resp.Body.Close()
+	}
+	for _, tt := range []struct {
+		max, wantMaxOpen int
+	}{{0, 12}, {4, 5}} {
+		h := NewHolder(path, "test", nil)
+		h.MaxConnections = tt.max
+		if err := h.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		client := h.Get().Client("default")
+		for _, s := range servers[:6] {
+			get(client, s.URL)
+		}
+		time.Sleep(1100 * time.Millisecond) // past the flush rate limit
+		for _, s := range servers[6:] {
+			get(client, s.URL)
+		}
+		time.Sleep(100 * time.Millisecond) // the flush runs in the background
+		cc := capOf(t, h)
+		if open := cc.open.Load(); open > int64(tt.wantMaxOpen) {
+			t.Errorf("max %d: %d connections open after 12 hosts, want at most %d", tt.max, open, tt.wantMaxOpen)
+		}
+		if tt.max == 0 && cc.open.Load() != 12 {
+			t.Errorf("without a cap all 12 connections stay for reuse, got %d", cc.open.Load())
+		}
+		client.CloseIdleConnections()
+	}
+}
+
+// capOf finds the connCap of the default module, for the test.
+func capOf(t *testing.T, h *Holder) *connCap {
+	t.Helper()
+	c := h.Get().caps["default"]
+	if c == nil {
+		t.Fatal("no connCap recorded")
+	}
+	return c
+}
