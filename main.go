@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -121,6 +122,10 @@ func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, 
 	mux := http.NewServeMux()
 	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +142,7 @@ func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, 
 		Name:        "Bender CC Exporter",
 		Description: "Prometheus exporter for Bender/ebee charge controllers (Legacy REST API)",
 		Version:     version.Info(),
+		Profiling:   "true",
 		Form: web.LandingForm{
 			Action: "/probe",
 			Inputs: []web.LandingFormInput{

@@ -3,9 +3,9 @@ package config
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // DefaultMaxConnections caps the connections a module keeps to controllers.
@@ -13,18 +13,15 @@ const DefaultMaxConnections = 512
 
 // connCap bounds the connections one module's HTTP client holds open. The
 // client keeps a connection per controller for reuse; with thousands of
-// controllers scraped every few seconds that would be thousands of idle
-// sockets (about 20 KiB each). Past the cap, idle connections are dropped,
-// at most once a second: a small fleet keeps every connection, a large one
-// stays bounded and reconnects, which on a LAN costs well under a millisecond.
+// controllers that would be thousands of sockets (about 20 KiB each). While
+// the module is at its cap, requests ask for their connection to be closed
+// after use instead of kept: a small fleet keeps every connection, a large
+// one stays bounded and reconnects, which on a LAN costs well under a
+// millisecond.
 type connCap struct {
-	max        int64
-	open       atomic.Int64
-	closeIdle  func() // the client's CloseIdleConnections, set after it exists
-	mu         sync.Mutex
-	lastFlush  time.Time
-	dialer     func(ctx context.Context, network, addr string) (net.Conn, error)
-	flushCount atomic.Int64
+	max    int64
+	open   atomic.Int64
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func newConnCap(max int, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *connCap {
@@ -35,27 +32,30 @@ func newConnCap(max int, dial func(ctx context.Context, network, addr string) (n
 	return &connCap{max: int64(max), dialer: dial}
 }
 
+// dial counts the connections it makes while they are open.
 func (c *connCap) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := c.dialer(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	if n := c.open.Add(1); c.max > 0 && n > c.max {
-		c.flush()
-	}
+	c.open.Add(1)
 	return &countedConn{Conn: conn, c: c}, nil
 }
 
-func (c *connCap) flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if time.Since(c.lastFlush) < time.Second || c.closeIdle == nil {
-		return
-	}
-	c.lastFlush = time.Now()
-	c.flushCount.Add(1)
-	go c.closeIdle() // not under the transport's locks of the dialing request
+// roundTripper marks requests "Connection: close" while the cap is reached.
+func (c *connCap) roundTripper(next http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if c.max > 0 && c.open.Load() >= c.max {
+			req = req.Clone(req.Context())
+			req.Close = true
+		}
+		return next.RoundTrip(req)
+	})
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // countedConn tells its connCap when it closes.
 type countedConn struct {

@@ -119,7 +119,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("module %q: http_client_config: %w", name, err)
 		}
-		cc.closeIdle = client.CloseIdleConnections
+		client.Transport = cc.roundTripper(client.Transport)
 		snap.caps[name] = cc
 		if policy != nil {
 			policy.guard(client)
