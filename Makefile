@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
              -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER)@make -X $(PKG).BuildDate=$(BUILDDATE)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all build test unit lint bench demo clean
+.PHONY: all build test unit lint bench bench-load demo clean
 
 all: build
 
@@ -38,9 +38,15 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./collector ./probe
 
+## bench-load: the load run of docs/performance.md (about two minutes)
+bench-load: build
+	$(GO) build -o bender-cc-loadtest ./cmd/bender-cc-loadtest
+	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
+	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
+
 ## demo: simulator + exporter on loopback; Ctrl-C stops both
 demo: build
 	./scripts/demo.sh
 
 clean:
-	rm -f bender_cc_exporter bender-cc-simulator
+	rm -f bender_cc_exporter bender-cc-simulator bender-cc-loadtest

@@ -17,7 +17,9 @@ import (
 // fraction of the cost, because /probe runs for every controller on every
 // scrape. Families and their order are resolved once, at start.
 func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
-	w := textWriter{buf: buf}
+	w := writers.Get().(*textWriter)
+	defer writers.Put(w)
+	*w = textWriter{buf: buf}
 	w.extra = w.extraBuf[:0]
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		w.extra = append(w.extra, [2]string{k, labels[k]})
@@ -178,14 +180,16 @@ type textWriter struct {
 	num      [32]byte
 }
 
-// row writes the samples of one key's value.
+// row writes the samples of one key's value. Labels are built in the
+// writer's scratch array: the fixed label, if any, then the varying one.
 func (w *textWriter) row(v *Value) {
 	spec := v.Spec
-	var fixed [1][2]string
-	nf := 0
+	ls := w.labels[:0]
 	if spec.Label != "" {
-		fixed[0], nf = [2]string{spec.Label, spec.LabelValue}, 1
+		ls = append(ls, [2]string{spec.Label, spec.LabelValue})
 	}
+	nf := len(ls)
+	with := func(name, value string) [][2]string { return append(ls[:nf], [2]string{name, value}) }
 	switch spec.Kind {
 	case StateSet:
 		current := v.Field.Value
@@ -193,30 +197,33 @@ func (w *textWriter) row(v *Value) {
 		known := slices.Contains(states, current)
 		for _, s := range states {
 			if !known && current < s {
-				w.sample(1, append(fixed[:nf], [2]string{"state", current})...)
+				w.sample(1, with("state", current)...)
 				known = true
 			}
 			x := 0.0
 			if s == current {
 				x = 1
 			}
-			w.sample(x, append(fixed[:nf], [2]string{"state", s})...)
+			w.sample(x, with("state", s)...)
 		}
 		if !known {
-			w.sample(1, append(fixed[:nf], [2]string{"state", current})...)
+			w.sample(1, with("state", current)...)
 		}
 	case Bool, Number:
 		for _, n := range v.Numbers {
-			w.sample(n.Value, fixed[:nf]...)
+			w.sample(n.Value, ls...)
 		}
 	case List:
 		for _, n := range v.Numbers {
-			w.sample(n.Value, append(fixed[:nf], [2]string{spec.ListLabel, spec.ListValues[n.Index]})...)
+			w.sample(n.Value, with(spec.ListLabel, spec.ListValues[n.Index])...)
 		}
 	case Errors:
-		codes := slices.Sorted(slices.Values(v.Codes))
+		codes := v.Codes
+		if !slices.IsSorted(codes) {
+			codes = slices.Sorted(slices.Values(codes))
+		}
 		for _, c := range codes {
-			w.sample(1, [2]string{"error", c})
+			w.sample(1, with("error", c)...)
 		}
 	}
 }
@@ -283,6 +290,8 @@ func writeEscaped(b *bytes.Buffer, s string) {
 func escapeHelp(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
 }
+
+var writers = sync.Pool{New: func() any { return new(textWriter) }}
 
 // BufferPool holds the buffers /probe writes its answers into.
 var BufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -50,15 +50,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), code)
 		return
 	}
-	logger := log.With(h.Logger, "target", req.target, "module", req.moduleName)
-	ctx, cancel := context.WithTimeout(r.Context(), req.timeout)
-	defer cancel()
-
-	res, shared := h.probe(ctx, req)
+	res, shared := h.probe(r.Context(), req)
 	if res.Err != nil {
-		level.Warn(logger).Log("msg", "Probe failed", "duration_seconds", res.Duration.Seconds(), "err", res.Err)
-	} else {
-		logResult(logger, res.State)
+		level.Warn(h.Logger).Log("msg", "Probe failed", "target", req.target, "module", req.moduleName,
+			"duration_seconds", res.Duration.Seconds(), "err", res.Err)
+	} else if len(res.State.Unknown)+len(res.State.Invalid) > 0 {
+		logResult(log.With(h.Logger, "target", req.target, "module", req.moduleName), res.State)
 	}
 
 	if r.URL.Query().Get("debug") == "true" {
@@ -84,27 +81,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // probe reads the controller, sharing the request with concurrent probes of
-// the same controller and module. The shared request runs detached from any
-// one caller, bounded by the timeout of the caller that started it; each
-// caller still gives up at its own deadline.
+// the same controller and module: they wait for the first one's answer,
+// which is bounded by its timeout. The shared request runs detached from
+// the first caller, so that one Prometheus giving up does not fail the rest.
 func (h *Handler) probe(ctx context.Context, req *request) (collector.Result, bool) {
 	start := time.Now()
-	key := req.moduleName + "\x00" + req.base.String()
-	detached := context.WithoutCancel(ctx)
-	ch := h.flights.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(detached, req.timeout)
+	v, _, shared := h.flights.Do(req.moduleName+"\x00"+req.base.String(), func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), req.timeout)
 		defer cancel()
 		return collector.Probe(fctx, req.client, req.base, req.module.Credentials()), nil
 	})
-	select {
-	case v := <-ch:
-		res := v.Val.(collector.Result)
-		res.Duration = time.Since(start)
-		return res, v.Shared
-	case <-ctx.Done():
-		return collector.Result{Err: fmt.Errorf("timeout: no complete answer from the controller within %s: %w", req.timeout, ctx.Err()),
-			Duration: time.Since(start)}, true
-	}
+	res := v.(collector.Result)
+	res.Duration = time.Since(start) // this caller's wait, shared or not
+	return res, shared
 }
 
 // resolve checks the request and finds its target, module, timeout and

@@ -40,15 +40,16 @@ func main() {
 		targets     = app.Flag("targets", "Distinct targets in the last phase (0 skips it).").Default("10000").Int()
 		hosts       = app.Flag("hosts", "Distinct loopback hosts (127.1.x.y) the targets are spread over.").Default("1000").Int()
 		passes      = app.Flag("passes", "Passes over all distinct targets.").Default("2").Int()
+		latency     = app.Flag("controller-latency", "Time each simulated controller takes to answer (0: at once, the CPU-bound worst case).").Default("0s").Duration()
 	)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
-	if err := run(*exporter, *exporterArg, *controllers, *concurrency, *duration, *rounds, *targets, *hosts, *passes); err != nil {
+	if err := run(*exporter, *exporterArg, *controllers, *concurrency, *duration, *rounds, *targets, *hosts, *passes, *latency); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(exporterBin string, extra []string, controllers, conc int, d time.Duration, rounds, targets, hosts, passes int) error {
+func run(exporterBin string, extra []string, controllers, conc int, d time.Duration, rounds, targets, hosts, passes int, latency time.Duration) error {
 	perHost := 1
 	if targets > 0 {
 		perHost = (targets + hosts - 1) / hosts
@@ -56,6 +57,11 @@ func run(exporterBin string, extra []string, controllers, conc int, d time.Durat
 	fleet, err := simulator.NewFleet(simulator.Options{Controllers: max(controllers, perHost), Seed: 1, Firmware: "mixed"})
 	if err != nil {
 		return err
+	}
+	if latency > 0 {
+		for id := 1; id <= fleet.Len(); id++ {
+			fleet.SetFault(id, &simulator.FaultSpec{Mode: simulator.FaultLatency, Delay: latency})
+		}
 	}
 	simURL, err := serve(fleet, "127.0.0.1:0")
 	if err != nil {
@@ -70,8 +76,8 @@ func run(exporterBin string, extra []string, controllers, conc int, d time.Durat
 		MaxIdleConns: 4 * conc, MaxIdleConnsPerHost: 2 * conc, IdleConnTimeout: 30 * time.Second,
 	}}
 
-	fmt.Printf("machine: %d CPUs; simulator: %d controllers (in this process); exporter: %s (pid %d); concurrency %d, %s per phase\n\n",
-		numCPU(), fleet.Len(), exporterBin, exp.cmd.Process.Pid, conc, d)
+	fmt.Printf("machine: %d CPUs; simulator: %d controllers (in this process), answering after %s; exporter: %s (pid %d); concurrency %d, %s per phase\n\n",
+		numCPU(), fleet.Len(), latency, exporterBin, exp.cmd.Process.Pid, conc, d)
 	raw := func(k int64) string { return fmt.Sprintf("%s/cc/%d/rest/full_state", simURL, k%int64(controllers)+1) }
 	probe := func(k int64) string {
 		return fmt.Sprintf("http://%s/probe?target=%s/cc/%d", exp.addr, simURL, k%int64(controllers)+1)
