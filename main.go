@@ -122,6 +122,7 @@ func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, 
 	mux := http.NewServeMux()
 	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/sd", probe.SDHandler(holder))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
@@ -152,6 +153,7 @@ func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, 
 		},
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Exporter metrics"},
+			{Address: "/sd", Text: "Configured targets (Prometheus HTTP service discovery)"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
 	})

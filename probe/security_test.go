@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -190,5 +191,24 @@ func TestDebugView(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("debug view of a failure lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestServiceDiscovery(t *testing.T) {
+	h, _ := newHandler(t, `
+modules: {operator: {username: operator, password: x}}
+targets:
+  - {name: garage, address: 'http://192.0.2.50', labels: {site: home}}
+  - {name: depot-7, address: 'https://cc7.example.net:8443/charger', module: operator, labels: {site: depot, chargepoint: "7"}}
+`)
+	w := httptest.NewRecorder()
+	SDHandler(h.Config).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/sd", nil))
+	want := `[{"targets":["http://192.0.2.50"],"labels":{"__param_module":"default","site":"home"}},` +
+		`{"targets":["https://cc7.example.net:8443/charger"],"labels":{"__param_module":"operator","chargepoint":"7","site":"depot"}}]` + "\n"
+	if w.Body.String() != want || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("/sd:\n got %s\nwant %s", w.Body.String(), want)
+	}
+	if strings.Contains(w.Body.String(), "operator\",\"x") {
+		t.Error("credentials in /sd")
 	}
 }
