@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
 const (
@@ -27,23 +27,6 @@ const (
 	envPassword   = "Env-Secret-42"
 	authUID       = "04a1b2c3d4e5f6" // in testdata/fw5.33_charging.txt
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestSecretsNeverLeak: the password (from a file or the environment) and
 // the RFID card UID appear in no log line (at debug level), no answer of any
@@ -77,7 +60,7 @@ targets:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowDebug())
 	reg := prometheus.NewRegistry()
 	holder := config.NewHolder(path, "test", reg)
@@ -139,7 +122,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	write("modules: {default: {timeout: 5s}}")
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	reg := prometheus.NewRegistry()
 	holder := config.NewHolder(path, "test", reg)
 	if err := holder.Reload(); err != nil {

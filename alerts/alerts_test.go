@@ -6,22 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not on PATH; CI must install the prometheus package")
-		}
-		t.Skip("!!! SKIPPING: promtool not on PATH (apt-get install prometheus, or make test) !!!")
-	}
-	return p
-}
-
 func TestPromtool(t *testing.T) {
-	p := promtool(t)
+	p := testenv.Tool(t, "promtool")
 	for _, args := range [][]string{
 		{"check", "rules", "bender_cc.rules.yml"},
 		{"test", "rules", "bender_cc.rules.test.yml"},

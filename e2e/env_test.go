@@ -20,23 +20,9 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
-
-// requirePrometheus returns the path of the prometheus binary. Without one
-// the test is skipped loudly, except in CI, which must have installed it.
-func requirePrometheus(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		msg := "!!! SKIPPING END-TO-END TEST: no prometheus binary on PATH (apt-get install prometheus, or make test) !!!"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -109,27 +95,6 @@ func waitReady(t *testing.T, u string) {
 	t.Fatalf("%s not ready after 30s", u)
 }
 
-// readmeYAML returns the first ```yaml block after the README heading.
-func readmeYAML(t *testing.T, heading string) string {
-	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	i := strings.Index(s, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("README has no heading %q", heading)
-	}
-	s = s[i:]
-	start := strings.Index(s, "```yaml\n")
-	end := strings.Index(s[start+8:], "```")
-	if start < 0 || end < 0 {
-		t.Fatalf("no yaml block after %q", heading)
-	}
-	return s[start+8 : start+8+end]
-}
-
 // Fleet is a running simulator, exporter and Prometheus.
 type Fleet struct {
 	Sim          *simulator.Fleet
@@ -146,7 +111,7 @@ func (f *Fleet) Target(id int) string { return fmt.Sprintf("%s/cc/%d", f.SimURL,
 // which gets the targets and exporter address filled in by fill.
 func startFleet(t *testing.T, n int, faults map[int]string, exporterArgs ...string) *Fleet {
 	t.Helper()
-	prom := requirePrometheus(t)
+	prom := testenv.Tool(t, "prometheus")
 	sim, err := simulator.NewFleet(simulator.Options{Controllers: n, Seed: 42, Firmware: "mixed"})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +140,7 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 	var cfg struct {
 		ScrapeConfigs []map[string]any `yaml:"scrape_configs"`
 	}
-	doc := readmeYAML(t, "### A fleet through `/probe`")
+	doc := docYAML(t, "../README.md", "### A fleet through `/probe`")
 	doc = strings.ReplaceAll(doc, "127.0.0.1:9955", f.ExporterAddr)
 	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
 		t.Fatalf("README scrape config: %v", err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -28,6 +29,9 @@ func docYAML(t *testing.T, path, heading string) string {
 	}
 	s = s[i:]
 	start := strings.Index(s, "```yaml\n")
+	if start < 0 {
+		t.Fatalf("%s: no yaml block after %q", path, heading)
+	}
 	end := strings.Index(s[start+8:], "```")
 	return s[start+8 : start+8+end]
 }
@@ -36,7 +40,7 @@ func docYAML(t *testing.T, path, heading string) string {
 // split a simulated fleet with hashmod over the exporters' /sd, using the
 // config of docs/scaling.md: every controller is scraped exactly once.
 func TestShardingOverSD(t *testing.T) {
-	prom := requirePrometheus(t)
+	prom := testenv.Tool(t, "prometheus")
 	const n = 20
 	sim, err := simulator.NewFleet(simulator.Options{Controllers: n, Seed: 7, Firmware: "mixed"})
 	if err != nil {

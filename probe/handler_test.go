@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -20,32 +19,15 @@ import (
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .prom files in testdata/")
 
-// syncBuffer collects log lines from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newHandler returns a Handler on a config file with the given YAML ("" for
 // none) and the buffer its log goes to.
-func newHandler(t testing.TB, yaml string) (*Handler, *syncBuffer) {
+func newHandler(t testing.TB, yaml string) (*Handler, *testenv.LogBuffer) {
 	t.Helper()
 	path := ""
 	if yaml != "" {
@@ -58,7 +40,7 @@ func newHandler(t testing.TB, yaml string) (*Handler, *syncBuffer) {
 	if err := h.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	return &Handler{Config: h, Logger: log.NewLogfmtLogger(logs), TimeoutOffset: 500 * time.Millisecond}, logs
 }
 
@@ -152,19 +134,10 @@ func TestRealBody(t *testing.T) {
 	}
 }
 
-// checkMetrics runs the real promtool on an exposition. Without promtool
-// the check is skipped, except in CI, which installs it.
+// checkMetrics runs the real promtool on an exposition.
 func checkMetrics(t *testing.T, exposition string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found on PATH; CI must install the prometheus package")
-		}
-		t.Log("SKIPPING promtool check metrics: promtool not on PATH (apt-get install prometheus)")
-		return
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
+	cmd := exec.Command(testenv.Tool(t, "promtool"), "check", "metrics")
 	cmd.Stdin = strings.NewReader(exposition)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) > 0 {
