@@ -20,7 +20,8 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, s := range []string{"", "power_w:1", "<html>", "{}", "errors:a;;b", "current_a:1,2,3,4", "rcmb_values:4294967295,1"} {
+	for _, s := range []string{"", "power_w:1", "<html>", "{}", "errors:a;;b", "current_a:1,2,3,4", "rcmb_values:4294967295,1",
+		"errors:" + strings.Repeat("a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q;r;s;t;u;v;w;x;y;z;", 3)} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -30,6 +31,14 @@ func FuzzParse(f *testing.F) {
 		}
 		if n := len(st.Values) + len(st.Unknown) + len(st.Invalid); n > strings.Count(string(body), ":") {
 			t.Fatalf("%d fields from %d colons", n, strings.Count(string(body), ":"))
+		}
+		for _, v := range st.Values {
+			if len(v.Codes) > maxErrorCodes {
+				t.Fatalf("%d error codes exported", len(v.Codes))
+			}
+			if (v.Spec.Kind == StateSet || v.Spec.Kind == Info) && len(v.Field.Value) > maxLabelValue {
+				t.Fatalf("a %d-byte label value exported", len(v.Field.Value))
+			}
 		}
 		again, err := Parse(serialize(st))
 		if err != nil {

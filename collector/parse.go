@@ -15,6 +15,15 @@ import (
 // are about 1 KiB; the limit keeps a broken or hostile device from filling memory.
 const MaxBodySize = 1 << 20
 
+// Bounds on what becomes a label value: a broken or hostile controller
+// must not turn one line into thousands of series, or a series into a
+// megabyte label. Real documents have a handful of error codes and values
+// of a few dozen bytes.
+const (
+	maxErrorCodes = 32
+	maxLabelValue = 128
+)
+
 // noValue is what controllers send for a reading they could not take
 // (0xFFFFFFFF, shown in their UI as 4.29e+09); it means "no value".
 const noValue = 4294967295
@@ -132,6 +141,9 @@ func sniff(body []byte) error {
 
 func decode(spec *KeySpec, f Field) (Value, error) {
 	val := Value{Spec: spec, Field: f}
+	if (spec.Kind == StateSet || spec.Kind == Info) && len(f.Value) > maxLabelValue {
+		return val, fmt.Errorf("value longer than %d bytes", maxLabelValue)
+	}
 	switch spec.Kind {
 	case StateSet:
 		if spec.NumberMetric != "" {
@@ -174,9 +186,16 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 	case Errors:
 		for c := range strings.SplitSeq(f.Value, ";") {
 			c = strings.TrimSpace(c)
-			if c != "" && !slices.Contains(spec.NoneValues, c) && !slices.Contains(val.Codes, c) {
-				val.Codes = append(val.Codes, c)
+			if c == "" || slices.Contains(spec.NoneValues, c) || slices.Contains(val.Codes, c) {
+				continue
 			}
+			if len(c) > maxLabelValue {
+				return val, fmt.Errorf("error code longer than %d bytes", maxLabelValue)
+			}
+			if len(val.Codes) == maxErrorCodes {
+				return val, fmt.Errorf("more than %d error codes", maxErrorCodes)
+			}
+			val.Codes = append(val.Codes, c)
 		}
 	}
 	return val, nil

@@ -75,6 +75,15 @@ func TestParse(t *testing.T) {
 		{name: "duplicate key and alias", body: "rcmb_max:1,2\nrcmb_max_values:3,4\npower_w:1\npower_w:2",
 			want:    []string{"rcmb_max=1,2 → 0.001@1 0.002@2", "power_w=1 → 1"},
 			invalid: []string{"rcmb_max_values: duplicate of rcmb_max", "power_w: duplicate of power_w"}},
+		{name: "too many error codes", body: "power_w:1\nerrors:" + strings.Repeat("e;", 32) + strings.Repeat("x", 3) + ";" + codes(40),
+			want: []string{"power_w=1 → 1"}, invalid: []string{"errors: more than 32 error codes"}},
+		{name: "32 error codes are fine", body: "errors:" + codes(32), want: []string{"errors=" + codes(32) + " → [" + strings.ReplaceAll(codes(32), ";", " ") + "]"}},
+		{name: "overlong state", body: "power_w:1\nocpp_state:" + strings.Repeat("x", 129), want: []string{"power_w=1 → 1"},
+			invalid: []string{"ocpp_state: value longer than 128 bytes"}},
+		{name: "overlong identity", body: "power_w:1\ncp_model:" + strings.Repeat("x", 129), want: []string{"power_w=1 → 1"},
+			invalid: []string{"cp_model: value longer than 128 bytes"}},
+		{name: "overlong error code", body: "power_w:1\nerrors:a;" + strings.Repeat("x", 129), want: []string{"power_w=1 → 1"},
+			invalid: []string{"errors: error code longer than 128 bytes"}},
 		{name: "private keys never become values", body: "auth_uid:046e453af012ca3\ndisplay_text:<x>\npower_w:1",
 			want: []string{"power_w=1 → 1"}},
 	}
@@ -102,6 +111,15 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// codes returns n distinct error codes, ';'-separated.
+func codes(n int) string {
+	c := make([]string, n)
+	for i := range c {
+		c[i] = "code" + strconv.Itoa(i)
+	}
+	return strings.Join(c, ";")
 }
 
 func TestParseRejectsWhatIsNotADocument(t *testing.T) {

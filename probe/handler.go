@@ -158,11 +158,17 @@ func timeout(r *http.Request, module, offset time.Duration) (time.Duration, erro
 	return min(module, scrape), nil
 }
 
+// maxLoggedLines bounds the debug lines one document can cause.
+const maxLoggedLines = 20
+
 func logResult(logger log.Logger, st *collector.FullState) {
-	for _, f := range st.Unknown {
+	for _, f := range st.Unknown[:min(len(st.Unknown), maxLoggedLines)] {
 		level.Debug(logger).Log("msg", "Unknown key", "key", f.Key, "line", f.Line)
 	}
-	for _, iv := range st.Invalid {
+	for _, iv := range st.Invalid[:min(len(st.Invalid), maxLoggedLines)] {
 		level.Debug(logger).Log("msg", "Value not parsed", "key", iv.Key, "line", iv.Line, "reason", iv.Reason)
+	}
+	if n := len(st.Unknown) + len(st.Invalid); n > 2*maxLoggedLines {
+		level.Debug(logger).Log("msg", "More unknown keys and unparsed values not logged", "unknown_keys", len(st.Unknown), "parse_errors", len(st.Invalid))
 	}
 }
