@@ -60,8 +60,8 @@ func TestDashboards(t *testing.T) {
 				}
 				vars[name] = "x"
 			}
-			if !hasDS || vars["job"] == "" {
-				t.Error("want template variables datasource and job")
+			if !hasDS || vars["job"] == "" || vars["instance"] == "" {
+				t.Error("want template variables datasource, job and instance")
 			}
 			ids := map[int]bool{}
 			queries := 0

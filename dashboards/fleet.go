@@ -1,7 +1,8 @@
 package dashboards
 
-// j is the selector every fleet query starts from.
-const j = `job="$job"`
+// j is the selector every fleet query starts from: the job, and the
+// controllers picked in the instance variable (all by default).
+const j = `job="$job",instance=~"$instance"`
 
 // Fleet is the fleet overview: what is charging, what is broken, what is
 // delivered.
@@ -9,7 +10,10 @@ func Fleet() *Dashboard {
 	d := &Dashboard{
 		UID: "bender-cc-fleet", Title: "Bender CC / Fleet",
 		Description: "Charge controllers read by bender_cc_exporter: availability, states, power, energy and errors.",
-		Vars:        []map[string]any{queryVar("job", "Job", "label_values(bender_cc_up, job)", false)},
+		Vars: []map[string]any{
+			queryVar("job", "Job", "label_values(bender_cc_up, job)", false),
+			queryVar("instance", "Controllers", `label_values(bender_cc_up{job="$job"}, instance)`, true),
+		},
 	}
 	d.Row("Now")
 	d.Add(stat("Controllers up", "Controllers whose full_state the exporter could read at the last scrape.", "none",

@@ -126,7 +126,8 @@ func TestEndToEnd(t *testing.T) {
 // expression against the real Prometheus: none may fail, and every
 // dashboard query must return data for the simulated fleet.
 func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
-	var instances []string
+	// ".+" is Grafana's "All" of a multi-value variable (the fleet dashboard).
+	instances := []string{".+"}
 	for id := 1; id <= n; id++ {
 		instances = append(instances, f.Target(id))
 	}
@@ -139,8 +140,8 @@ func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 			vars := maps.Clone(dashboards.Builtins)
 			vars["job"] = "bender_cc"
 			found := false
-			// The controller dashboard shows one controller: some controller
-			// must give data (5.22 firmware has no voltage, say).
+			// With all controllers (fleet) or one (controller dashboard): some
+			// choice must give data (5.22 firmware has no voltage, say).
 			for _, inst := range instances {
 				vars["instance"] = inst
 				s, err := f.Query(t, dashboards.Substitute(q.Expr, vars))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 // failing is a controller that misbehaves in one way.
@@ -211,5 +213,44 @@ func TestNoLeaksAfterFailingProbes(t *testing.T) {
 	}
 	if int64(m1.HeapInuse)-int64(m0.HeapInuse) > 16<<20 {
 		t.Errorf("heap in use grew by %d MiB", (m1.HeapInuse-m0.HeapInuse)>>20)
+	}
+}
+
+// TestSimulatorFaults drives the simulator's own fault injection through the
+// handler: every network or HTTP fault is up 0 with its cause, latency
+// within the timeout is a normal answer, device faults are reported values.
+func TestSimulatorFaults(t *testing.T) {
+	fleet, err := simulator.NewFleet(simulator.Options{Controllers: 1, Seed: 1, Firmware: "5.33"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fleet)
+	defer srv.Close()
+	h, logs := newHandler(t, "")
+	target := "target=" + srv.URL + "/cc/1"
+	for _, tt := range []struct{ mode, want, reason string }{
+		{"500", "bender_cc_up 0", "HTTP 500"},
+		{"401", "bender_cc_up 0", "HTTP 401"},
+		{"404", "bender_cc_up 0", "REST interface disabled"},
+		{"html", "bender_cc_up 0", "HTML"},
+		{"garbage", "bender_cc_up 0", "binary"},
+		{"truncated", "bender_cc_up 0", "unexpected EOF"},
+		{"hang", "bender_cc_up 0", "timeout"},
+		{"latency:300ms", "bender_cc_up 1", ""},
+		{"rcmb", `bender_cc_rcmb_state{state="triggered"} 1`, ""},
+		{"backend_lost", `bender_cc_backend_connection_state{state="not_connected"} 1`, ""},
+	} {
+		spec, err := simulator.ParseFault(tt.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet.SetFault(1, spec)
+		code, out := probe(t, h, target, scrapeTimeout)
+		if code != 200 || !strings.Contains(out, tt.want+"\n") {
+			t.Errorf("%s: %d, want %q in\n%s", tt.mode, code, tt.want, out)
+		}
+		if tt.reason != "" && !strings.Contains(lastLine(logs.String()), tt.reason) {
+			t.Errorf("%s: log %q lacks %q", tt.mode, lastLine(logs.String()), tt.reason)
+		}
 	}
 }
