@@ -8,6 +8,8 @@ PKG       := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
              -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER)@make -X $(PKG).BuildDate=$(BUILDDATE)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := .build/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .PHONY: all build test unit lint bench bench-load demo clean
 
@@ -29,10 +31,17 @@ test: lint
 unit:
 	$(GO) test -count=1 ./...
 
-lint:
+## lint: gofmt, go vet and golangci-lint (.golangci.yml; a pinned version is installed into .build/)
+lint: $(GOLANGCI_LINT)
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	mkdir -p .build/tmp
+	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/golangci-lint $@
 
 ## bench: the Go benchmarks, with allocations
 bench:

@@ -108,7 +108,7 @@ func Fetch(ctx context.Context, client *http.Client, base *url.URL, cred *Creden
 	if err != nil {
 		return 0, nil, describe(ctx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		// Read a little: the debug view shows it, and the connection can be reused.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))

@@ -157,7 +157,7 @@ func (c *Config) validateTargets() error {
 			return fmt.Errorf("target %q: unknown module %q", t.Name, t.Module)
 		}
 		for l := range t.Labels {
-			if !model.LabelName(l).IsValidLegacy() || strings.HasPrefix(l, "__") {
+			if !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__") {
 				return fmt.Errorf("target %q: invalid label name %q", t.Name, l)
 			}
 			for _, r := range reservedLabels {

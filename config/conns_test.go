@@ -29,7 +29,7 @@ func TestConnectionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _ = io.Copy(io.Discard, resp.Body) // read to the end, or the connection is not kept
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	for _, tt := range []struct {
 		max, wantMaxOpen int

@@ -30,7 +30,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
 
@@ -51,7 +51,7 @@ func start(t *testing.T, name string, args ...string) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		out.Close()
+		_ = out.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logFile)
 			t.Logf("--- %s log (last 3000 bytes):\n%s", filepath.Base(name), tail(string(b), 3000))
@@ -85,7 +85,7 @@ func waitReady(t *testing.T, u string) {
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(u)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
 			}
@@ -183,7 +183,7 @@ func (f *Fleet) RuleHealth(t *testing.T) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var r struct {
 		Data struct {
 			Groups []struct {
@@ -218,7 +218,7 @@ func (f *Fleet) Query(t *testing.T, q string) ([]Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var r struct {
 		Status, Error string
 		Data          struct {

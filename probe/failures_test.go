@@ -29,12 +29,12 @@ func silent(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		var conns []net.Conn
 		defer func() {
 			for _, c := range conns {
-				c.Close()
+				_ = c.Close()
 			}
 		}()
 		for {
@@ -54,7 +54,7 @@ func refusedAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	return "http://" + addr
 }
 

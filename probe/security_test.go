@@ -38,7 +38,7 @@ func newCountingServer(t *testing.T, ip string, h http.HandlerFunc) *countingSer
 		}
 	}}
 	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 	return cs
 }
 

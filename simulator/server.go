@@ -164,10 +164,10 @@ func (f *Fleet) serveControl(w http.ResponseWriter, r *http.Request, p string) {
 	switch r.Method {
 	case http.MethodGet:
 		if spec := f.faults[id].Load(); spec != nil {
-			fmt.Fprintln(w, spec)
+			_, _ = fmt.Fprintln(w, spec)
 			return
 		}
-		fmt.Fprintln(w, "none")
+		_, _ = fmt.Fprintln(w, "none")
 	case http.MethodDelete:
 		f.SetFault(id, nil)
 	case http.MethodPost, http.MethodPut:
@@ -189,14 +189,14 @@ func (f *Fleet) serveControl(w http.ResponseWriter, r *http.Request, p string) {
 func (f *Fleet) serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	now := f.opts.Now()
-	fmt.Fprintf(w, "Simulated Bender/ebee charge controllers: %d (seed %d)\n\n", len(f.controllers), f.opts.Seed)
+	_, _ = fmt.Fprintf(w, "Simulated Bender/ebee charge controllers: %d (seed %d)\n\n", len(f.controllers), f.opts.Seed)
 	for _, c := range f.controllers {
 		s := c.StateAt(now)
 		fault := ""
 		if spec := f.faults[c.ID].Load(); spec != nil {
 			fault = " injected fault: " + spec.String()
 		}
-		fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s\n", c.ID, c.Firmware, c.Model,
+		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s\n", c.ID, c.Firmware, c.Model,
 			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault)
 	}
 }

@@ -205,7 +205,7 @@ func TestFaults(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("setting fault %s: %v %v", q, err, resp)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	fetch := func(timeout time.Duration) (int, string, error) {
 		c := &http.Client{Timeout: timeout}
@@ -213,7 +213,7 @@ func TestFaults(t *testing.T) {
 		if err != nil {
 			return 0, "", err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), nil
 	}

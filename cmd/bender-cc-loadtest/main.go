@@ -216,7 +216,7 @@ func get(client *http.Client, url string, lat *[]time.Duration) bool {
 		return false
 	}
 	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	*lat = append(*lat, time.Since(t0))
 	return err == nil && resp.StatusCode == 200 && !strings.Contains(string(b), "bender_cc_up 0")
 }
@@ -242,7 +242,7 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 		return nil, err
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
@@ -252,7 +252,7 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 	e := &exporterProc{cmd: cmd, addr: addr}
 	for range 100 {
 		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return e, nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -280,7 +280,7 @@ func (e *exporterProc) status(field string) float64 {
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
@@ -305,7 +305,7 @@ func (e *exporterProc) metric(client *http.Client, name string) string {
 	if err != nil {
 		return "?"
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	s := bufio.NewScanner(resp.Body)
 	for s.Scan() {
 		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {

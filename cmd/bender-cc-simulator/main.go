@@ -39,13 +39,13 @@ func main() {
 		Controllers: *controllers, Seed: *seed, Firmware: *firmware, Username: *username, Password: *password,
 	})
 	if err != nil {
-		level.Error(logger).Log("err", err)
+		_ = level.Error(logger).Log("err", err)
 		os.Exit(2)
 	}
 	for _, f := range *faults {
 		id, spec, err := parseFaultFlag(f, fleet.Len())
 		if err != nil {
-			level.Error(logger).Log("msg", "Bad --fault", "err", err)
+			_ = level.Error(logger).Log("msg", "Bad --fault", "err", err)
 			os.Exit(2)
 		}
 		fleet.SetFault(id, spec)
@@ -61,10 +61,10 @@ func main() {
 		_ = srv.Shutdown(ctx)
 		_ = srv.Close() // hanging fault handlers do not end by themselves
 	}()
-	level.Info(logger).Log("msg", "Simulating charge controllers", "controllers", fleet.Len(), "firmware", *firmware,
+	_ = level.Info(logger).Log("msg", "Simulating charge controllers", "controllers", fleet.Len(), "firmware", *firmware,
 		"seed", *seed, "url", fmt.Sprintf("http://%s/cc/1/rest/full_state", *listen), "credentials", *username != "")
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-		level.Error(logger).Log("err", err)
+		_ = level.Error(logger).Log("err", err)
 		os.Exit(1)
 	}
 }
