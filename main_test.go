@@ -47,7 +47,8 @@ func TestRoutesAndReload(t *testing.T) {
 		}
 	}
 	_, metrics := get(t, mux, http.MethodGet, "/metrics")
-	for _, want := range []string{"bender_cc_exporter_build_info{", "bender_cc_exporter_config_last_reload_successful 1"} {
+	for _, want := range []string{"bender_cc_exporter_build_info{", "bender_cc_exporter_config_last_reload_successful 1",
+		`bender_cc_exporter_controller_connections{module="a"} 0`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestConnectionCap: at the cap, connections are closed after use; under
@@ -53,6 +55,9 @@ func TestConnectionCap(t *testing.T) {
 		}
 		if tt.max == 0 && cc.open.Load() != 12 {
 			t.Errorf("without a cap all 12 connections stay for reuse, got %d", cc.open.Load())
+		}
+		if got := testutil.ToFloat64(h); got != float64(cc.open.Load()) {
+			t.Errorf("bender_cc_exporter_controller_connections = %v, want %d", got, cc.open.Load())
 		}
 		client.CloseIdleConnections()
 	}

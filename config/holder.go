@@ -56,7 +56,7 @@ func NewHolder(path, userAgent string, reg prometheus.Registerer) *Holder {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(h.reloadOK, h.reloadTime)
+		reg.MustRegister(h.reloadOK, h.reloadTime, h)
 	}
 	return h
 }
@@ -127,4 +127,23 @@ func (h *Holder) load() (*Snapshot, error) {
 		snap.clients[name] = client
 	}
 	return snap, nil
+}
+
+// connectionsDesc describes the open connections of each module.
+var connectionsDesc = prometheus.NewDesc("bender_cc_exporter_controller_connections",
+	"Connections open to controllers, per module (at --client.max-connections, they are closed after use).",
+	[]string{"module"}, nil)
+
+// Describe implements prometheus.Collector for the holder's per-module connection counts.
+func (h *Holder) Describe(ch chan<- *prometheus.Desc) { ch <- connectionsDesc }
+
+// Collect reports the open connections of the current configuration's modules.
+func (h *Holder) Collect(ch chan<- prometheus.Metric) {
+	snap := h.Get()
+	if snap == nil {
+		return
+	}
+	for name, c := range snap.caps {
+		ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(c.open.Load()), name)
+	}
 }
