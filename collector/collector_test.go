@@ -21,6 +21,21 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
+// fixtures returns every controller body in testdata/, by file name; there
+// are at least three.
+func fixtures(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob("../testdata/*.txt")
+	if len(files) < 3 {
+		t.Fatalf("want at least 3 fixtures, found %d", len(files))
+	}
+	out := make(map[string][]byte, len(files))
+	for _, f := range files {
+		out[filepath.Base(f)] = fixture(t, filepath.Base(f))
+	}
+	return out
+}
+
 func collectorFor(t testing.TB, body string) *Collector {
 	t.Helper()
 	st, err := Parse([]byte(body))
@@ -31,9 +46,8 @@ func collectorFor(t testing.TB, body string) *Collector {
 }
 
 func TestCollectAndLintFixtures(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/*.txt")
-	for _, f := range files {
-		c := collectorFor(t, string(fixture(t, filepath.Base(f))))
+	for f, body := range fixtures(t) {
+		c := collectorFor(t, string(body))
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,12 +10,7 @@ import (
 // FuzzParse: Parse never panics, keeps its output bounded by its input, and
 // a document it accepts, written out again, parses to the same values.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("../testdata/*.txt")
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
 	for _, s := range []string{"", "power_w:1", "<html>", "{}", "errors:a;;b", "current_a:1,2,3,4", "rcmb_values:4294967295,1",

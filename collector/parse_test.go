@@ -2,8 +2,6 @@ package collector
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -151,15 +149,7 @@ func TestParseRejectsWhatIsNotADocument(t *testing.T) {
 // TestParseFixtures checks that every fixture is a document, and that the
 // real 5.22.1 body holds no unknown or invalid key.
 func TestParseFixtures(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/*.txt")
-	if len(files) < 3 {
-		t.Fatalf("want at least 3 fixtures, found %d", len(files))
-	}
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for f, body := range fixtures(t) {
 		st, err := Parse(body)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)

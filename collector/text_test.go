@@ -3,8 +3,6 @@ package collector
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,12 +61,7 @@ func lineDiff(want, got string) string {
 // TestWriteTextMatchesClientGolang holds the fast writer to the reference
 // on every fixture, odd documents, failures, and a day of a simulated fleet.
 func TestWriteTextMatchesClientGolang(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/*.txt")
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for f, body := range fixtures(t) {
 		st, err := Parse(body)
 		if err != nil {
 			t.Fatal(err)
