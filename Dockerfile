@@ -20,7 +20,6 @@ ARG REVISION=unknown
 LABEL org.opencontainers.image.title="bender_cc_exporter" \
       org.opencontainers.image.description="Prometheus exporter for Bender/ebee charge controllers (Legacy REST API)" \
       org.opencontainers.image.source="https://github.com/bender-cc/bender_cc_exporter" \
-      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 COPY --from=builder /out/bender_cc_exporter /bin/bender_cc_exporter
