@@ -171,8 +171,7 @@ type State struct {
 	AuthUID          string
 	Authorized       bool
 	Backend          string
-	CableRating      string  // type2_proximity when a cable is plugged
-	Seconds          float64 // since the controller's epoch
+	CableRating      string // type2_proximity when a cable is plugged
 	CycleNumber      int
 }
 
@@ -200,7 +199,7 @@ func (c *Controller) StateAt(t time.Time) State {
 	c.cache.k, c.cache.start, c.cache.meterWh, c.cache.cycles = k, start, meter, cycles
 	c.mu.Unlock()
 
-	s := State{MeterWh: meter, ContactorCycles: cycles, Backend: "connected", Fault: cy.fault, Seconds: at, CycleNumber: k}
+	s := State{MeterWh: meter, ContactorCycles: cycles, Backend: "connected", Fault: cy.fault, CycleNumber: k}
 	noise := rand.New(rand.NewPCG(c.seed, uint64(c.ID)<<32|uint64(at))) // changes once a second
 	in := at - start
 	switch {
