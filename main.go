@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,7 +86,7 @@ func run(args []string, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "Error loading config", "file", *configFile, "err", err)
 		return 1
 	}
-	level.Info(logger).Log("msg", "Loaded config file", "file", *configFile)
+	logLoaded(logger, holder, *configFile, "Loaded config file")
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -114,8 +115,22 @@ func reloadConfig(holder *config.Holder, logger log.Logger, file string) error {
 		level.Error(logger).Log("msg", "Error reloading config, keeping the old one", "file", file, "err", err)
 		return err
 	}
-	level.Info(logger).Log("msg", "Reloaded config file", "file", file)
+	logLoaded(logger, holder, file, "Reloaded config file")
 	return nil
+}
+
+// logLoaded says which configuration is in force, and warns while /probe
+// may reach any address: the exporter is then a relay into every network
+// its host reaches.
+func logLoaded(logger log.Logger, holder *config.Holder, file, msg string) {
+	if file == "" {
+		level.Info(logger).Log("msg", "No config file given (--config.file): only the default module exists, without credentials")
+	} else {
+		level.Info(logger).Log("msg", msg, "file", file)
+	}
+	if holder.Get().Policy == nil {
+		level.Warn(logger).Log("msg", "probe.allowed_targets is not set: /probe fetches from any address this host can reach; list your controllers in the config file (see docs/security.md)")
+	}
 }
 
 // routes returns every endpoint of the exporter.
@@ -177,7 +192,21 @@ func newLogger(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
 	logger = level.NewFilter(log.With(logger, "ts", log.DefaultTimestampUTC), level.Allow(level.ParseDefault(lvl, level.InfoValue())))
 	slvl := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[lvl]
 	// slog records carry their own source; only go-kit calls get a caller here.
-	bridge := slog.New(sloggokit.NewGoKitHandler(logger, slvl))
+	bridge := slog.New(untimed{sloggokit.NewGoKitHandler(logger, slvl)})
 	logger = log.With(logger, "caller", log.DefaultCaller)
 	return logger, bridge
 }
+
+// untimed drops the time of slog records: the go-kit logger they are
+// written to stamps ts= on every line already.
+type untimed struct{ slog.Handler }
+
+func (h untimed) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h untimed) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return untimed{h.Handler.WithAttrs(attrs)}
+}
+func (h untimed) WithGroup(name string) slog.Handler { return untimed{h.Handler.WithGroup(name)} }

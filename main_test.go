@@ -97,3 +97,35 @@ func TestVersionAndConfigCheck(t *testing.T) {
 		t.Errorf("config.check of a bad file: exit %d\n%s", code, out.String())
 	}
 }
+
+func TestLogLines(t *testing.T) {
+	var out bytes.Buffer
+	logger, slogger := newLogger(&out, "info", "logfmt")
+	slogger.Info("Listening on", "address", ":9955") // as exporter-toolkit logs
+	if line := out.String(); strings.Count(line, "ts=") != 1 || strings.Contains(line, "time=") || !strings.Contains(line, `msg="Listening on"`) {
+		t.Errorf("a bridged slog line wants exactly one timestamp: %s", line)
+	}
+
+	out.Reset()
+	open := config.NewHolder("", "test", nil)
+	if err := open.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	logLoaded(logger, open, "", "Loaded config file")
+	if s := out.String(); !strings.Contains(s, "No config file given") || strings.Contains(s, "file=") ||
+		!strings.Contains(s, "level=warn") || !strings.Contains(s, "probe.allowed_targets is not set") {
+		t.Errorf("no config file, open /probe: %s", s)
+	}
+
+	out.Reset()
+	path := filepath.Join(t.TempDir(), "c.yml")
+	_ = os.WriteFile(path, []byte("probe: {allowed_targets: [192.0.2.0/24]}"), 0o600)
+	closed := config.NewHolder(path, "test", nil)
+	if err := closed.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	logLoaded(logger, closed, path, "Loaded config file")
+	if s := out.String(); !strings.Contains(s, "file="+path) || strings.Contains(s, "level=warn") {
+		t.Errorf("a config file with a policy: %s", s)
+	}
+}
