@@ -1,6 +1,7 @@
 # bender_cc_exporter — see README.md.
 GO        ?= go
-VERSION   := $(shell cat VERSION)
+# The release tag's version (v1.2.3 → 1.2.3) when HEAD is tagged, else VERSION.
+VERSION   := $(shell v=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $$v | sed 's/^v//' || cat VERSION)
 REVISION  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 BUILDDATE := $(shell date -u +%Y%m%d-%H:%M:%S)
@@ -10,8 +11,11 @@ LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .build/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# The newest GoReleaser that builds with the Go of go.mod (v2.17+ needs newer Go or modules the proxy refuses).
+GORELEASER_VERSION := v2.16.0
+GORELEASER := .build/bin/goreleaser-$(GORELEASER_VERSION)
 
-.PHONY: all build test unit lint bench bench-load demo clean
+.PHONY: all build test unit lint cross package-check release-snapshot bench bench-load demo clean
 
 all: build
 
@@ -25,7 +29,9 @@ test: lint
 	./scripts/ensure-prometheus.sh
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
+	$(MAKE) --no-print-directory cross
 	./scripts/docker-build-check.sh
+	$(MAKE) --no-print-directory package-check
 
 ## unit: the Go tests only, without installing anything
 unit:
@@ -43,6 +49,32 @@ $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mkdir -p .build/bin && mv .build/tmp/golangci-lint $@
 
+## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
+CROSS_PKGS := ./collector ./probe ./config
+cross:
+	CGO_ENABLED=0 GOARCH=386 $(GO) test -count=1 $(CROSS_PKGS)
+	@command -v qemu-aarch64-static >/dev/null && command -v qemu-arm-static >/dev/null || \
+	  { echo "qemu-user-static is needed for the ARM tests (apt-get install qemu-user-static)"; exit 1; }
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(CROSS_PKGS)
+	CGO_ENABLED=0 GOARCH=arm GOARM=7 $(GO) test -count=1 -exec qemu-arm-static $(CROSS_PKGS)
+
+## release-snapshot: every archive and package of a release into dist/, with SHA256SUMS; publishes nothing
+release-snapshot: $(GORELEASER)
+	$(GORELEASER) check
+	$(GORELEASER) release --snapshot --clean
+	cd dist && sha256sum -c --quiet SHA256SUMS
+
+## package-check: the Linux part of a snapshot (amd64, arm64, armv7), verified and the amd64 .deb installed, used, removed (root)
+package-check: $(GORELEASER)
+	RELEASE_LINUX_ONLY=1 $(GORELEASER) release --snapshot --clean
+	cd dist && sha256sum -c --quiet SHA256SUMS
+	./scripts/package-check.sh dist
+
+$(GORELEASER):
+	mkdir -p .build/tmp
+	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/goreleaser $@
+
 ## bench: the Go benchmarks, with allocations
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./collector ./probe
@@ -59,3 +91,4 @@ demo: build
 
 clean:
 	rm -f bender_cc_exporter bender-cc-simulator bender-cc-loadtest
+	rm -rf dist
