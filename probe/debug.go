@@ -85,7 +85,7 @@ func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
 	outcome := map[int]string{}
 	if st := res.State; st != nil {
 		for _, v := range st.Values {
-			outcome[v.Field.Line] = "→ bender_cc_" + v.Spec.Metric + describeValue(&v)
+			outcome[v.Field.Line] = "→ " + describeValue(&v)
 		}
 		for _, f := range st.Unknown {
 			outcome[f.Line] = "→ unknown key (counted in bender_cc_unknown_keys)"
@@ -109,7 +109,7 @@ func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
 		}
 		o := outcome[n+1]
 		if o == "" && res.State != nil {
-			o = "→ (empty, personal or free text: not exported)"
+			o = notExported(line)
 		}
 		fmt.Fprintf(b, "  %3d  %-45s %s\n", n+1, line, o)
 	}
@@ -118,25 +118,60 @@ func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
 	}
 }
 
+// notExported says why a line of a document became no metric.
+func notExported(line string) string {
+	k, v, ok := strings.Cut(line, ":")
+	switch spec, known := collector.Lookup(strings.TrimSpace(k)); {
+	case !ok || strings.TrimSpace(line) == "":
+		return ""
+	case known && spec.Kind == collector.Private:
+		return "→ not exported: personal data or free text"
+	case strings.TrimSpace(v) == "":
+		return "→ empty value: nothing to export"
+	}
+	return ""
+}
+
+// describeValue renders the samples a value becomes, with all their labels.
 func describeValue(v *collector.Value) string {
+	name := "bender_cc_" + v.Spec.Metric
+	var fixed []string
+	if v.Spec.Label != "" {
+		fixed = append(fixed, fmt.Sprintf("%s=%q", v.Spec.Label, v.Spec.LabelValue))
+	}
+	sample := func(name string, value float64, labels ...string) string {
+		labels = append(append([]string(nil), fixed...), labels...)
+		if len(labels) == 0 {
+			return fmt.Sprintf("%s = %g", name, value)
+		}
+		return fmt.Sprintf("%s{%s} = %g", name, strings.Join(labels, ","), value)
+	}
 	switch v.Spec.Kind {
 	case collector.StateSet:
-		return fmt.Sprintf("{state=%q} = 1", v.Field.Value)
-	case collector.Info:
-		return fmt.Sprintf("{%s=%q}", v.Spec.InfoLabel, v.Field.Value)
-	case collector.Errors:
-		return fmt.Sprintf(" %d active: %v", len(v.Codes), v.Codes)
-	}
-	var parts []string
-	for _, n := range v.Numbers {
-		label := ""
-		if v.Spec.Kind == collector.List {
-			label = fmt.Sprintf("{%s=%q}", v.Spec.ListLabel, v.Spec.ListValues[n.Index])
+		s := sample(name, 1, fmt.Sprintf("state=%q", v.Field.Value))
+		if len(v.Numbers) > 0 { // a numeric type2_proximity is also a cable rating
+			s += ", " + sample("bender_cc_"+v.Spec.NumberMetric, v.Numbers[0].Value)
 		}
-		parts = append(parts, fmt.Sprintf("%s = %g", label, n.Value))
+		return s
+	case collector.Info:
+		return fmt.Sprintf("%s{%s=%q}", name, v.Spec.InfoLabel, v.Field.Value)
+	case collector.Errors:
+		parts := make([]string, 0, len(v.Codes)+1)
+		for _, c := range v.Codes {
+			parts = append(parts, sample(name, 1, fmt.Sprintf("error=%q", c)))
+		}
+		return strings.Join(append(parts, sample("bender_cc_errors", float64(len(v.Codes)))), ", ")
+	}
+	parts := make([]string, 0, len(v.Numbers))
+	for _, n := range v.Numbers {
+		if v.Spec.Kind == collector.List {
+			parts = append(parts, sample(name, n.Value, fmt.Sprintf("%s=%q", v.Spec.ListLabel, v.Spec.ListValues[n.Index])))
+		} else {
+			parts = append(parts, sample(name, n.Value))
+		}
 	}
 	if len(parts) == 0 {
-		return " (no value: the controller could not measure it)"
+		return name + " (no value: the controller could not measure it)"
 	}
 	return strings.Join(parts, ", ")
 }

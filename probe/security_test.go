@@ -212,3 +212,30 @@ targets:
 		t.Error("credentials in /sd")
 	}
 }
+
+// TestDebugViewLines: every line says exactly which samples it became, with
+// all their labels, or why it became none.
+func TestDebugViewLines(t *testing.T) {
+	ctl := controller(t, []byte("conn_state:no_vehicle_connected\nslave_state:\nauth_uid:04AABBCC\n"+
+		"con_cycles_type2:1234\nerrors:no_errors\ntype2_proximity:32\nmcb_type2_state:okay\ndisplay_text:hello\n"))
+	h, _ := newHandler(t, "")
+	_, out := probe(t, h, "target="+ctl.URL+"&debug=true", nil)
+	for _, want := range []string{
+		"slave_state:                                  → empty value: nothing to export\n",
+		"auth_uid:<redacted>                           → not exported: personal data or free text\n",
+		"display_text:hello                            → not exported: personal data or free text\n",
+		`→ bender_cc_contactor_cycles_total{connector="type2"} = 1234` + "\n",
+		"errors:no_errors                              → bender_cc_errors = 0\n",
+		`→ bender_cc_type2_proximity_state{state="32"} = 1, bender_cc_cable_current_limit_amperes = 32` + "\n",
+		`→ bender_cc_mcb_state{connector="type2",state="okay"} = 1` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug view lacks %q:\n%s", want, out)
+		}
+	}
+	ctl = controller(t, []byte("conn_state:no_vehicle_connected\nerrors:0x01;0x20\n"))
+	_, out = probe(t, h, "target="+ctl.URL+"&debug=true", nil)
+	if want := `→ bender_cc_error{error="0x01"} = 1, bender_cc_error{error="0x20"} = 1, bender_cc_errors = 2`; !strings.Contains(out, want) {
+		t.Errorf("debug view lacks %q:\n%s", want, out)
+	}
+}
