@@ -82,6 +82,8 @@ func run(args []string, stderr io.Writer) int {
 	)
 	holder := config.NewHolder(*configFile, exporterName+"/"+version.Version, reg)
 	holder.MaxConnections = *maxConns
+	probes := probe.NewMetrics(reg)
+	holder.OnLoad = func(s *config.Snapshot) { probes.InitModules(s.ModuleNames()) }
 	if err := holder.Reload(); err != nil {
 		level.Error(logger).Log("msg", "Error loading config", "file", *configFile, "err", err)
 		return 1
@@ -96,7 +98,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	mux, err := routes(holder, reg, logger, *configFile, *timeoutOffset)
+	mux, err := routes(holder, reg, probes, logger, *configFile, *timeoutOffset)
 	if err != nil {
 		level.Error(logger).Log("err", err)
 		return 1
@@ -134,9 +136,9 @@ func logLoaded(logger log.Logger, holder *config.Holder, file, msg string) {
 }
 
 // routes returns every endpoint of the exporter.
-func routes(holder *config.Holder, reg *prometheus.Registry, logger log.Logger, configFile string, timeoutOffset time.Duration) (*http.ServeMux, error) {
+func routes(holder *config.Holder, reg *prometheus.Registry, probes *probe.Metrics, logger log.Logger, configFile string, timeoutOffset time.Duration) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset})
+	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset, Metrics: probes})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/sd", probe.SDHandler(holder))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

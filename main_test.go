@@ -15,6 +15,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/probe"
 )
 
 func get(t *testing.T, h http.Handler, method, path string) (int, string) {
@@ -36,7 +37,7 @@ func TestRoutesAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	mux, err := routes(holder, reg, log.NewLogfmtLogger(&logs), path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, probe.NewMetrics(reg), log.NewLogfmtLogger(&logs), path, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bender-cc/bender_cc_exporter/config"
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
+	"github.com/bender-cc/bender_cc_exporter/probe"
 )
 
 const (
@@ -67,7 +68,7 @@ targets:
 	if err := holder.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	mux, err := routes(holder, reg, logger, path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, probe.NewMetrics(reg), logger, path, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := holder.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	mux, err := routes(holder, reg, log.NewLogfmtLogger(logs), path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, probe.NewMetrics(reg), log.NewLogfmtLogger(logs), path, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

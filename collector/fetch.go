@@ -116,19 +116,30 @@ func Fetch(ctx context.Context, client *http.Client, base *url.URL, cred *Creden
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize+1))
 	if err != nil {
-		return resp.StatusCode, body, fmt.Errorf("reading body after %d bytes: %w", len(body), describe(ctx, err))
+		return resp.StatusCode, body, fmt.Errorf("%w after %d bytes: %w", ErrTruncated, len(body), describe(ctx, err))
 	}
 	if len(body) > MaxBodySize {
-		return resp.StatusCode, nil, fmt.Errorf("body larger than %d bytes", MaxBodySize)
+		return resp.StatusCode, nil, ErrTooLarge
 	}
 	return resp.StatusCode, body, nil
 }
+
+// Errors of Fetch that tell the cause apart (see probe.Classify).
+var (
+	// ErrTimeout: the deadline ended the exchange.
+	ErrTimeout = errors.New("timeout")
+	// ErrTruncated: the body broke off (also wrapped with ErrTimeout when
+	// the deadline cut it).
+	ErrTruncated = errors.New("reading body")
+	// ErrTooLarge: the body is longer than MaxBodySize.
+	ErrTooLarge = fmt.Errorf("body larger than %d bytes", MaxBodySize)
+)
 
 // describe makes transport errors say what happened in words an operator
 // acts on, keeping the cause wrapped.
 func describe(ctx context.Context, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("timeout: %w", err)
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {

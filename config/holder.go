@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +22,9 @@ type Snapshot struct {
 	caps    map[string]*connCap
 }
 
+// ModuleNames returns the names of the configured modules, sorted.
+func (s *Snapshot) ModuleNames() []string { return slices.Sorted(maps.Keys(s.Modules)) }
+
 // Client returns the module's HTTP client; connections are reused across probes.
 func (s *Snapshot) Client(module string) *http.Client { return s.clients[module] }
 
@@ -31,6 +36,8 @@ type Holder struct {
 	// MaxConnections caps the connections each module's client keeps open
 	// (see connCap); 0 means no cap. Set it before the first Reload.
 	MaxConnections int
+	// OnLoad, if set, is called with each configuration that becomes current.
+	OnLoad func(*Snapshot)
 
 	mu  sync.RWMutex
 	cur *Snapshot
@@ -74,6 +81,9 @@ func (h *Holder) Reload() error {
 	h.mu.Unlock()
 	h.reloadOK.Set(1)
 	h.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	if h.OnLoad != nil {
+		h.OnLoad(snap)
+	}
 	if old != nil {
 		// Probes still using the old clients finish; their idle connections go.
 		for _, c := range old.clients {
@@ -121,9 +131,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		}
 		client.Transport = cc.roundTripper(client.Transport)
 		snap.caps[name] = cc
-		if policy != nil {
-			policy.guard(client)
-		}
+		policy.guard(client)
 		snap.clients[name] = client
 	}
 	return snap, nil

@@ -165,18 +165,25 @@ func (p *Policy) dialContext(ctx context.Context, network, addr string) (net.Con
 	return nil, last
 }
 
-// guard makes client follow the policy on redirects too.
+// ErrRedirect is wrapped by the error of a redirect that was not followed:
+// one to a target outside probe.allowed_targets, or one too many.
+var ErrRedirect = errors.New("redirect not followed")
+
+// guard makes client follow the policy on redirects too, and stop after 10.
+// A nil policy allows every redirect target.
 func (p *Policy) guard(client *http.Client) {
-	next := client.CheckRedirect
+	next := client.CheckRedirect // set when follow_redirects is false
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := p.CheckURL(req.Context(), req.URL); err != nil {
-			return fmt.Errorf("redirect to %s refused: %w", req.URL.Redacted(), err)
-		}
 		if next != nil {
-			return next(req, via)
+			if err := next(req, via); err != nil {
+				return err
+			}
 		}
 		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+			return fmt.Errorf("%w: stopped after 10 redirects", ErrRedirect)
+		}
+		if err := p.CheckURL(req.Context(), req.URL); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrRedirect, req.URL.Redacted(), err)
 		}
 		return nil
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -60,7 +62,8 @@ func refusedAddr(t testing.TB) string {
 
 type failure struct {
 	name, target, reason string
-	slow                 bool // needs the scrape timeout to end
+	result               string // the result label it is counted under
+	slow                 bool   // needs the scrape timeout to end
 }
 
 // failures is the matrix of ways a controller or the way to it can fail.
@@ -70,10 +73,10 @@ func failures(t testing.TB) []failure {
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(doc) }))
 	t.Cleanup(tlsSrv.Close)
 	return []failure{
-		{name: "refused connection", reason: "connection refused", target: refusedAddr(t)},
-		{name: "unresolvable host", reason: "cannot resolve host", target: "http://cc-7.nonexistent.invalid"},
-		{name: "accept then silence", reason: "timeout", slow: true, target: silent(t)},
-		{name: "dripping body", reason: "timeout", slow: true, target: failing(t, func(w http.ResponseWriter, r *http.Request) {
+		{name: "refused connection", reason: "connection refused", result: ResultConnectionFailed, target: refusedAddr(t)},
+		{name: "unresolvable host", reason: "cannot resolve host", result: ResultDNS, target: "http://cc-7.nonexistent.invalid"},
+		{name: "accept then silence", reason: "timeout", result: ResultTimeout, slow: true, target: silent(t)},
+		{name: "dripping body", reason: "timeout", result: ResultTimeout, slow: true, target: failing(t, func(w http.ResponseWriter, r *http.Request) {
 			for i := 0; i < 100; i++ {
 				if _, err := w.Write([]byte("c")); err != nil {
 					return
@@ -86,47 +89,52 @@ func failures(t testing.TB) []failure {
 				}
 			}
 		})},
-		{name: "401", reason: "HTTP 401 Unauthorized (wrong or missing credentials", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) })},
-		{name: "403", reason: "HTTP 403 Forbidden (wrong or missing credentials", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(403) })},
-		{name: "404 REST interface disabled", reason: "REST interface disabled", target: failing(t, http.NotFound)},
-		{name: "500", reason: "HTTP 500", target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })},
-		{name: "200 HTML login page", reason: "HTML", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		{name: "401", reason: "HTTP 401 Unauthorized (wrong or missing credentials", result: ResultUnauthorized, target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) })},
+		{name: "403", reason: "HTTP 403 Forbidden (wrong or missing credentials", result: ResultUnauthorized, target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(403) })},
+		{name: "404 REST interface disabled", reason: "REST interface disabled", result: ResultRESTDisabled, target: failing(t, http.NotFound)},
+		{name: "500", reason: "HTTP 500", result: ResultHTTPStatus, target: failing(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })},
+		{name: "200 HTML login page", reason: "HTML", result: ResultNotFullState, target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body><form>Password: <input></form></body></html>")
 		})},
-		{name: "200 JSON", reason: "JSON", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		{name: "200 JSON", reason: "JSON", result: ResultNotFullState, target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"conn_state":"no_vehicle_connected","power_w":0}`)
 		})},
-		{name: "binary garbage", reason: "binary", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		{name: "binary garbage", reason: "binary", result: ResultNotFullState, target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x13, 0x37})
 		})},
-		{name: "body truncated mid-line", reason: "unexpected EOF", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		{name: "body truncated mid-line", reason: "unexpected EOF", result: ResultTruncated, target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", fmt.Sprint(len(doc)))
 			_, _ = w.Write(doc[:len(doc)/2])
 		})},
-		{name: "100 MB body", reason: "body larger than 1048576 bytes", target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		{name: "100 MB body", reason: "body larger than 1048576 bytes", result: ResultTooLarge, target: failing(t, func(w http.ResponseWriter, _ *http.Request) {
 			for written := 0; written < 100<<20; written += len(chunk) {
 				if _, err := w.Write(chunk); err != nil {
 					return
 				}
 			}
 		})},
-		{name: "redirect loop", reason: "stopped after 10 redirects", target: failing(t, func(w http.ResponseWriter, r *http.Request) {
+		{name: "redirect loop", reason: "stopped after 10 redirects", result: ResultRedirectRefused, target: failing(t, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
 		})},
-		{name: "self-signed TLS", reason: "certificate", target: tlsSrv.URL},
+		{name: "self-signed TLS", reason: "certificate", result: ResultTLS, target: tlsSrv.URL},
 	}
 }
 
 var scrapeTimeout = http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1.5"}}
 
 // TestFailureMatrix: every failure is HTTP 200 with only bender_cc_up 0 and
-// the duration, and one warning naming the target and the cause.
+// the duration, one warning naming the target and the cause, and one probe
+// counted under its result.
 func TestFailureMatrix(t *testing.T) {
 	h, logs := newHandler(t, "")
 	for _, f := range failures(t) {
 		t.Run(f.name, func(t *testing.T) {
 			before := strings.Count(logs.String(), "\n")
+			counted := testutil.ToFloat64(h.Metrics.probes.WithLabelValues("default", f.result))
 			code, out := probe(t, h, "target="+f.target, scrapeTimeout)
+			if got := testutil.ToFloat64(h.Metrics.probes.WithLabelValues("default", f.result)); got != counted+1 {
+				t.Errorf("probes_total{result=%q} went from %g to %g, want one more", f.result, counted, got)
+			}
 			if code != http.StatusOK {
 				t.Fatalf("status %d, want 200: %s", code, out)
 			}

@@ -27,6 +27,8 @@ type Handler struct {
 	// TimeoutOffset is kept free of Prometheus' scrape timeout so that the
 	// answer arrives before Prometheus gives up.
 	TimeoutOffset time.Duration
+	// Metrics counts probes and refusals; nil counts nothing.
+	Metrics *Metrics
 
 	// flights lets concurrent probes of one controller with one module (an
 	// HA pair of Prometheus servers, dashboards, retries) share one request.
@@ -44,13 +46,23 @@ type request struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, code, err := h.resolve(r)
-	if err != nil {
-		level.Debug(h.Logger).Log("msg", "Probe refused", "code", code, "err", err)
-		http.Error(w, err.Error(), code)
+	req, ref := h.resolve(r)
+	if ref != nil {
+		level.Debug(h.Logger).Log("msg", "Probe refused", "code", ref.code, "reason", ref.reason, "err", ref.err)
+		if h.Metrics != nil {
+			h.Metrics.refused.WithLabelValues(ref.reason).Inc()
+		}
+		http.Error(w, ref.err.Error(), ref.code)
 		return
 	}
-	res, shared := h.probe(r.Context(), req)
+	if h.Metrics != nil {
+		h.Metrics.inFlight.Inc()
+	}
+	res, shared, follower := h.probe(r.Context(), req)
+	if h.Metrics != nil {
+		h.Metrics.inFlight.Dec()
+		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
+	}
 	if res.Err != nil {
 		level.Warn(h.Logger).Log("msg", "Probe failed", "target", req.target, "module", req.moduleName,
 			"duration_seconds", res.Duration.Seconds(), "err", res.Err)
@@ -84,32 +96,46 @@ const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 // the same controller and module: they wait for the first one's answer,
 // which is bounded by its timeout. The shared request runs detached from
 // the first caller, so that one Prometheus giving up does not fail the rest.
-func (h *Handler) probe(ctx context.Context, req *request) (collector.Result, bool) {
+// shared says the request served several probes; follower that this probe
+// waited for another's request instead of making its own.
+func (h *Handler) probe(ctx context.Context, req *request) (res collector.Result, shared, follower bool) {
 	start := time.Now()
+	follower = true
 	v, _, shared := h.flights.Do(req.moduleName+"\x00"+req.base.String(), func() (any, error) {
+		follower = false // singleflight runs fn on the first caller's goroutine
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), req.timeout)
 		defer cancel()
 		return collector.Probe(fctx, req.client, req.base, req.module.Credentials()), nil
 	})
-	res := v.(collector.Result)
+	res = v.(collector.Result)
 	res.Duration = time.Since(start) // this caller's wait, shared or not
-	return res, shared
+	return res, shared, follower
 }
+
+// refusal is why a /probe request gets no probe: HTTP status, the reason
+// label of bender_cc_exporter_probe_requests_refused_total, and the message.
+type refusal struct {
+	code   int
+	reason string
+	err    error
+}
+
+func badRequest(err error) *refusal { return &refusal{http.StatusBadRequest, RefusedBadRequest, err} }
 
 // resolve checks the request and finds its target, module, timeout and
 // whether the policy allows it. It makes no connection.
-func (h *Handler) resolve(r *http.Request) (*request, int, error) {
+func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 	cfg := h.Config.Get()
 	q := r.URL.Query()
 	req := &request{target: q.Get("target"), moduleName: q.Get("module")}
 	if req.target == "" {
-		return nil, http.StatusBadRequest, errors.New("target parameter is missing")
+		return nil, badRequest(errors.New("target parameter is missing"))
 	}
 	address := req.target
 	t, named := cfg.Target(req.target)
 	if named {
 		if !cfg.Policy.AllowsName(t.Name) {
-			return nil, http.StatusForbidden, fmt.Errorf("target %q is %w", t.Name, config.ErrNotAllowed)
+			return nil, &refusal{http.StatusForbidden, RefusedNotAllowed, fmt.Errorf("target %q is %w", t.Name, config.ErrNotAllowed)}
 		}
 		address, req.labels = t.Address, t.Labels
 		if req.moduleName == "" {
@@ -121,22 +147,22 @@ func (h *Handler) resolve(r *http.Request) (*request, int, error) {
 	}
 	req.module = cfg.Modules[req.moduleName]
 	if req.module == nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("unknown module %q", req.moduleName)
+		return nil, &refusal{http.StatusBadRequest, RefusedUnknownModule, fmt.Errorf("unknown module %q", req.moduleName)}
 	}
 	req.client = cfg.Client(req.moduleName)
 	var err error
 	if req.base, err = collector.ParseTarget(address); err != nil {
-		return nil, http.StatusBadRequest, err
+		return nil, badRequest(err)
 	}
 	if !named {
 		if err := cfg.Policy.CheckURL(r.Context(), req.base); err != nil {
-			return nil, http.StatusForbidden, fmt.Errorf("target %q refused: %w", req.target, err)
+			return nil, &refusal{http.StatusForbidden, RefusedNotAllowed, fmt.Errorf("target %q refused: %w", req.target, err)}
 		}
 	}
 	if req.timeout, err = timeout(r, time.Duration(req.module.Timeout), h.TimeoutOffset); err != nil {
-		return nil, http.StatusBadRequest, err
+		return nil, badRequest(err)
 	}
-	return req, 0, nil
+	return req, nil
 }
 
 // timeout is the module's timeout, cut to Prometheus' scrape timeout less

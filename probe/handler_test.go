@@ -41,7 +41,7 @@ func newHandler(t testing.TB, yaml string) (*Handler, *testenv.LogBuffer) {
 		t.Fatal(err)
 	}
 	logs := &testenv.LogBuffer{}
-	return &Handler{Config: h, Logger: log.NewLogfmtLogger(logs), TimeoutOffset: 500 * time.Millisecond}, logs
+	return &Handler{Config: h, Logger: log.NewLogfmtLogger(logs), TimeoutOffset: 500 * time.Millisecond, Metrics: NewMetrics(nil)}, logs
 }
 
 // controller serves body as /rest/full_state, like a charge controller.

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // countingServer is a controller on a given loopback address that counts
@@ -92,6 +95,18 @@ targets:
 	if n := refused.conns.Load(); n != 0 {
 		t.Errorf("the refused controller saw %d connections", n)
 	}
+	for _, c := range []struct {
+		metric prometheus.Counter
+		want   float64
+	}{
+		{h.Metrics.refused.WithLabelValues(RefusedNotAllowed), 4},
+		{h.Metrics.probes.WithLabelValues("default", ResultSuccess), 3},
+		{h.Metrics.probes.WithLabelValues("default", ResultRedirectRefused), 1},
+	} {
+		if got := testutil.ToFloat64(c.metric); got != c.want {
+			t.Errorf("%s = %g, want %g", c.metric.Desc(), got, c.want)
+		}
+	}
 
 	// A host name is judged by the addresses it resolves to.
 	strict, _ := newHandler(t, "probe: {allowed_targets: [192.0.2.0/24]}")
@@ -101,7 +116,7 @@ targets:
 	if code != 403 || !strings.Contains(out, "host localhost resolves to") || allowed.conns.Load() != before {
 		t.Errorf("localhost under a policy without loopback: %d %q", code, out)
 	}
-	if !strings.Contains(logs.String(), "redirect to "+refused.URL+"/rest/full_state refused") {
+	if !strings.Contains(logs.String(), "redirect not followed: "+refused.URL+"/rest/full_state: ") {
 		t.Errorf("redirect refusal not logged:\n%s", logs.String())
 	}
 }
@@ -130,6 +145,9 @@ func TestSharedRequests(t *testing.T) {
 	wg.Wait()
 	if n := ctl.reqs.Load(); n != 1 {
 		t.Errorf("controller saw %d requests, want 1", n)
+	}
+	if n := testutil.ToFloat64(h.Metrics.shared.WithLabelValues("default")); n != 19 {
+		t.Errorf("probes_shared_total = %g, want 19 (all but the one that asked)", n)
 	}
 	for i, out := range outs {
 		if !strings.Contains(out, "bender_cc_up 1\n") || !strings.Contains(out, "bender_cc_power_watts 11040\n") {
