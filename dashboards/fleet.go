@@ -13,6 +13,7 @@ func Fleet() *Dashboard {
 		Vars: []map[string]any{
 			queryVar("job", "Job", "label_values(bender_cc_up, job)", false),
 			queryVar("instance", "Controllers", `label_values(bender_cc_up{job="$job"}, instance)`, true),
+			queryVar("exporter_job", "Exporter job", "label_values(bender_cc_exporter_build_info, job)", false),
 		},
 	}
 	d.Row("Now")
@@ -89,5 +90,25 @@ func Fleet() *Dashboard {
 		Target{Expr: `count by (state) (bender_cc_ocpp_state{` + j + `} == 1)`, Legend: "{{state}}"}))
 	d.Add(timeseries("Scrape duration", "Time the exporter needed to read each controller; slow controllers or links stand out.", "s", 12,
 		Target{Expr: `topk(10, bender_cc_scrape_duration_seconds{` + j + `})`, Legend: "{{instance}}"}))
+
+	// The exporters' own metrics (their /metrics job), across all their instances.
+	d.Row("Exporter")
+	probes := timeseries("Probes by result", "Probes per second by outcome: success, or the class of failure (docs/metrics.md). Many failures of one class at once have one cause: a rotated password (unauthorized), a VPN down (timeout, connection_failed).", "reqps", 12,
+		Target{Expr: `sum by (result) (rate(bender_cc_exporter_probes_total{` + e + `}[$__rate_interval])) > 0`, Legend: "{{result}}"})
+	probes.Custom["stacking"] = map[string]any{"mode": "normal"}
+	d.Add(probes)
+	d.Add(timeseries("Failed probes by module", "Share of probes that failed, per module; over half for 10 minutes fires BenderCCExporterProbesFailing.", "percentunit", 12,
+		Target{Expr: `sum by (module) (rate(bender_cc_exporter_probes_total{` + e + `,result!="success"}[$__rate_interval])) / sum by (module) (rate(bender_cc_exporter_probes_total{` + e + `}[$__rate_interval]))`, Legend: "{{module}}"}))
+	d.Add(timeseries("Probe duration p95 by module", "95th percentile of the time a probe took, failures included (classic buckets, or the native histogram where Prometheus ingests it). Near the scrape timeout means timeouts to come.", "s", 8,
+		Target{Expr: `histogram_quantile(0.95, sum by (module, le) (rate(bender_cc_exporter_probe_duration_seconds_bucket{` + e + `}[$__rate_interval])))` +
+			` or histogram_quantile(0.95, sum by (module) (rate(bender_cc_exporter_probe_duration_seconds{` + e + `}[$__rate_interval])))`, Legend: "{{module}}"}))
+	d.Add(timeseries("Probes in flight, shared", "Probes being answered now, and probes per second answered from a concurrent probe of the same controller (HA Prometheus pairs, dashboards).", "none", 8,
+		Target{Expr: `sum(bender_cc_exporter_probes_in_flight{` + e + `})`, Legend: "in flight"},
+		Target{Expr: `sum(rate(bender_cc_exporter_probes_shared_total{` + e + `}[$__rate_interval]))`, Legend: "shared / s"}))
+	d.Add(timeseries("Refused /probe requests", "Requests refused before any connection, per second: bad_request (no or invalid target), unknown_module, not_allowed (outside probe.allowed_targets). Steady not_allowed: someone uses /probe as a relay.", "reqps", 8,
+		Target{Expr: `sum by (reason) (rate(bender_cc_exporter_probe_requests_refused_total{` + e + `}[$__rate_interval]))`, Legend: "{{reason}}"}))
 	return d
 }
+
+// e selects the exporters' own metrics.
+const e = `job="$exporter_job"`

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -89,6 +91,45 @@ func TestEndToEnd(t *testing.T) {
 		t.Logf("rate(energy) = %.0f W, power = %.0f W", rate[0].Value, power[0].Value)
 	})
 
+	t.Run("exporter's probe metrics", func(t *testing.T) {
+		// Beside the fleet's probes (one controller answers HTTP 500), probes
+		// that fail in other ways, and requests the exporter refuses.
+		for _, q := range []string{
+			"target=" + url.QueryEscape(f.SimURL+"/nothing-here"), // 404: rest_disabled
+			"target=127.0.0.1:1",                     // connection_failed
+			"target=" + f.Target(1) + "&module=nope", // unknown_module
+			"",                                       // bad_request
+		} {
+			resp, err := http.Get("http://" + f.ExporterAddr + "/probe?" + q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+		}
+		for _, want := range []string{
+			`bender_cc_exporter_probes_total{job="bender_cc_exporter",module="default",result="success"} > 0`,
+			`bender_cc_exporter_probes_total{job="bender_cc_exporter",module="default",result="http_error"} > 0`,
+			`bender_cc_exporter_probes_total{job="bender_cc_exporter",module="default",result="rest_disabled"} == 1`,
+			`bender_cc_exporter_probes_total{job="bender_cc_exporter",module="default",result="connection_failed"} == 1`,
+			`bender_cc_exporter_probes_total{job="bender_cc_exporter",module="default",result="timeout"} == 0`,
+			`bender_cc_exporter_probe_duration_seconds_count{job="bender_cc_exporter",module="default"} > 0`,
+			`bender_cc_exporter_probe_duration_seconds_bucket{job="bender_cc_exporter",module="default",le=~"30(\\.0)?"} > 0`,
+			`bender_cc_exporter_probes_in_flight{job="bender_cc_exporter"} >= 0`,
+			`bender_cc_exporter_probe_requests_refused_total{job="bender_cc_exporter",reason="unknown_module"} == 1`,
+			`bender_cc_exporter_probe_requests_refused_total{job="bender_cc_exporter",reason="bad_request"} == 1`,
+		} {
+			Eventually(t, 15*time.Second, func() error {
+				if s, err := f.Query(t, want); err != nil || len(s) != 1 {
+					return fmt.Errorf("%s: %v %v", want, s, err)
+				}
+				return nil
+			})
+		}
+		if s := f.MustQuery(t, `count({job="bender_cc_exporter",__name__=~"bender_cc_exporter_probe.*",target!=""})`); len(s) != 0 {
+			t.Errorf("a target label on the exporter's metrics: %v", s)
+		}
+	})
+
 	t.Run("dashboards and rules", func(t *testing.T) { checkDashboardsAndRules(t, f, n) })
 
 	t.Run("safety alert fires for the tripped controller", func(t *testing.T) {
@@ -139,6 +180,7 @@ func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 		for _, q := range file.Queries() {
 			vars := maps.Clone(dashboards.Builtins)
 			vars["job"] = "bender_cc"
+			vars["exporter_job"] = "bender_cc_exporter"
 			found := false
 			// With all controllers (fleet) or one (controller dashboard): some
 			// choice must give data (5.22 firmware has no voltage, say).
