@@ -7,15 +7,24 @@ BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown
 BUILDDATE := $(shell date -u +%Y%m%d-%H:%M:%S)
 PKG       := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
-             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(USER)@make -X $(PKG).BuildDate=$(BUILDDATE)
+             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un)@make -X $(PKG).BuildDate=$(BUILDDATE)
 BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := .build/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # The newest GoReleaser that builds with the Go of go.mod (v2.17+ needs newer Go or modules the proxy refuses).
 GORELEASER_VERSION := v2.16.0
 GORELEASER := .build/bin/goreleaser-$(GORELEASER_VERSION)
+HELM_VERSION := v3.22.0
+# Prometheus 3, built from the module proxy (module v0.316.0 is Prometheus 3.16.0): the e2e and rule
+# tests run against it and against the Debian package's 2.42, the oldest version we support.
+PROMETHEUS3_VERSION := 3.16.0
+PROMETHEUS3_MODULE  := v0.316.0
+PROMETHEUS3 := .build/prometheus-$(PROMETHEUS3_VERSION)
+HELM := .build/bin/helm-$(HELM_VERSION)
+# The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
+KUBE_VERSION := 1.31.0
 
-.PHONY: all build test unit lint cross package-check release-snapshot bench bench-load demo clean
+.PHONY: all build test test-prometheus3 unit lint cross chart-check package-check release-snapshot bench bench-load demo clean
 
 all: build
 
@@ -28,8 +37,10 @@ build:
 test: lint
 	./scripts/ensure-prometheus.sh
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory test-prometheus3
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
 	$(MAKE) --no-print-directory cross
+	$(MAKE) --no-print-directory chart-check
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory package-check
 
@@ -49,6 +60,18 @@ $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mkdir -p .build/bin && mv .build/tmp/golangci-lint $@
 
+## test-prometheus3: the end-to-end and rule tests again, against Prometheus 3 (built into .build/ once)
+test-prometheus3: $(PROMETHEUS3)/prometheus
+	PATH=$(CURDIR)/$(PROMETHEUS3):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
+	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden'
+
+$(PROMETHEUS3)/prometheus:
+	mkdir -p .build/tmp $(PROMETHEUS3)
+	GOBIN=$(CURDIR)/.build/tmp $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROMETHEUS3_VERSION)' \
+	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_MODULE) github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS3_MODULE)
+	mv .build/tmp/promtool $(PROMETHEUS3)/promtool
+	mv .build/tmp/prometheus $@
+
 ## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
 CROSS_PKGS := ./collector ./probe ./config
 cross:
@@ -57,6 +80,16 @@ cross:
 	  { echo "qemu-user-static is needed for the ARM tests (apt-get install qemu-user-static)"; exit 1; }
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(CROSS_PKGS)
 	CGO_ENABLED=0 GOARCH=arm GOARM=7 $(GO) test -count=1 -exec qemu-arm-static $(CROSS_PKGS)
+
+## chart-check: helm lint --strict and helm template (default values, every option on), the manifests checked
+## strictly against the Kubernetes and Prometheus Operator API types (charts/validate), the rendered config checked
+chart-check: $(HELM) build
+	HELM=$(HELM) KUBE_VERSION=$(KUBE_VERSION) GO=$(GO) ./scripts/chart-check.sh
+
+$(HELM):
+	mkdir -p .build/tmp
+	GOBIN=$(CURDIR)/.build/tmp $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/helm $@
 
 ## release-snapshot: every archive and package of a release into dist/, with SHA256SUMS; publishes nothing
 release-snapshot: $(GORELEASER)

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 )
 
 // Tool returns the path of a program the tests run for real (prometheus,
 // promtool). Without it the test is skipped loudly, except in CI, which must
-// have installed it (.ci/run does).
+// have installed it (.ci/run does). The tool's version goes into the test
+// log; when BENDER_CC_PROMETHEUS_VERSION is set (make test runs the tests
+// against Prometheus 3 and 2 so), the tool must be that version.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -21,6 +24,12 @@ func Tool(t testing.TB, name string) string {
 			t.Fatal(msg)
 		}
 		t.Skip("SKIPPING: " + msg)
+	}
+	out, _ := exec.Command(p, "--version").CombinedOutput()
+	first, _, _ := strings.Cut(string(out), "\n")
+	t.Logf("%s: %s", p, first)
+	if want := os.Getenv("BENDER_CC_PROMETHEUS_VERSION"); want != "" && !strings.Contains(first, "version "+want+" ") {
+		t.Fatalf("%s is %q, want version %s (BENDER_CC_PROMETHEUS_VERSION)", p, first, want)
 	}
 	return p
 }
