@@ -41,14 +41,19 @@ var Results = []string{
 // Classify names the outcome of a probe from its error. The order matters:
 // a body cut by the deadline is a timeout, not a truncation.
 func Classify(err error) string {
+	if err == nil {
+		return ResultSuccess // before the targets of errors.As, which escape
+	}
+	return classifyError(err)
+}
+
+func classifyError(err error) string {
 	var (
 		status *collector.StatusError
 		dns    *net.DNSError
 		netErr net.Error
 	)
 	switch {
-	case err == nil:
-		return ResultSuccess
 	case errors.Is(err, config.ErrRedirect):
 		return ResultRedirectRefused
 	case errors.Is(err, config.ErrNotAllowed):
