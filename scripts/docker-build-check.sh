@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ctx=$(mktemp -d)
 out=$(mktemp -d)
 trap 'rm -rf "$ctx" "$out"' EXIT
-git ls-files -z | grep -zvE '^(\.git|\.ci)/' | xargs -0 cp --parents -t "$ctx"
+git ls-files -z | grep -zvE '^(\.git|\.ci|charts)/' | xargs -0 cp -P --parents -t "$ctx"
 cd "$ctx"
 # Every file the Dockerfile copies must be in the context.
 for f in go.mod go.sum config.yml.example LICENSE NOTICE scripts/docker-build.sh; do
