@@ -24,7 +24,7 @@ HELM := .build/bin/helm-$(HELM_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build test test-prometheus3 unit lint cross chart-check package-check release-snapshot bench bench-load demo clean
+.PHONY: all build test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
 
 all: build
 
@@ -43,6 +43,7 @@ test: lint
 	$(MAKE) --no-print-directory chart-check
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory package-check
+	$(MAKE) --no-print-directory load
 
 ## unit: the Go tests only, without installing anything
 unit:
@@ -108,13 +109,26 @@ $(GORELEASER):
 	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 	mkdir -p .build/bin && mv .build/tmp/goreleaser $@
 
+## load: 60 s open-loop run (1,000 controllers, 4 % misbehaving, config reloads, some invalid); fails on a lost
+## or wrong answer or on growth of RSS, fds or goroutines
+LOAD_ARGS := --controllers 1000 --faults 0.04 --controller-latency 20ms
+load: build bender-cc-loadtest
+	./bender-cc-loadtest $(LOAD_ARGS) --rate 300 --duration 60s --reload-every 10s --simulator=
+
+## soak: the same for an hour at 500 probes/s, then the floor (docs/performance.md)
+soak: build bender-cc-loadtest
+	./bender-cc-loadtest $(LOAD_ARGS) --rate 500 --duration 1h --reload-every 1m
+
+.PHONY: bender-cc-loadtest
+bender-cc-loadtest:
+	$(GO) build -o bender-cc-loadtest ./cmd/bender-cc-loadtest
+
 ## bench: the Go benchmarks, with allocations
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./collector ./probe
 
 ## bench-load: the load run of docs/performance.md (about two minutes)
-bench-load: build
-	$(GO) build -o bender-cc-loadtest ./cmd/bender-cc-loadtest
+bench-load: build bender-cc-loadtest
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
 

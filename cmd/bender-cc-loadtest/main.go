@@ -1,10 +1,18 @@
-// Command bender-cc-loadtest measures the exporter against the physical
-// limit: on loopback it runs a simulated fleet and the exporter binary, then,
-// in interleaved rounds, hammers the simulator directly (raw GET
-// /rest/full_state) and through the exporter (/probe), and reports
-// throughput, latency percentiles, the exporter's CPU per probe and its RSS.
-// A last phase probes many distinct targets on many hosts and reports what
-// the exporter holds afterwards.
+// Command bender-cc-loadtest measures the exporter on loopback, against a
+// simulated fleet and the exporter binary, in two ways:
+//
+//   - open loop (--rate or --interval): probes at a fixed rate, spread over
+//     the controllers as Prometheus spreads scrapes, with the scrape-timeout
+//     header, optionally with misbehaving controllers (--faults) and config
+//     reloads (--reload-every); reports the exporter's CPU per probe and in
+//     % of one CPU, RSS, fds, goroutines, latency from the intended send time,
+//     and the simulator's own CPU per raw request at that rate as the floor;
+//     fails on any lost or wrong answer or on growth. This is what sizing
+//     and CI use (docs/performance.md).
+//   - closed loop (default): in interleaved rounds, hammers the simulator
+//     directly (raw GET /rest/full_state) and through the exporter (/probe)
+//     and reports throughput at saturation, then probes many distinct
+//     targets on many hosts and reports what the exporter holds afterwards.
 package main
 
 import (
@@ -33,6 +41,7 @@ func main() {
 	var (
 		exporter    = app.Flag("exporter", "Exporter binary.").Default("./bender_cc_exporter").String()
 		exporterArg = app.Flag("exporter-arg", "Extra flag for the exporter (repeatable).").Strings()
+		exporterEnv = app.Flag("exporter-env", "Extra environment variable for the exporter, e.g. GOMAXPROCS=1 (repeatable).").Strings()
 		controllers = app.Flag("controllers", "Controllers in the throughput rounds.").Default("200").Int()
 		concurrency = app.Flag("concurrency", "Concurrent requests.").Default("16").Int()
 		duration    = app.Flag("duration", "Length of each phase of a round.").Default("5s").Duration()
@@ -41,8 +50,30 @@ func main() {
 		hosts       = app.Flag("hosts", "Distinct loopback hosts (127.1.x.y) the targets are spread over.").Default("1000").Int()
 		passes      = app.Flag("passes", "Passes over all distinct targets.").Default("2").Int()
 		latency     = app.Flag("controller-latency", "Time each simulated controller takes to answer (0: at once, the CPU-bound worst case).").Default("0s").Duration()
+
+		rate          = app.Flag("rate", "Open loop: probes per second (or give --interval).").Float64()
+		interval      = app.Flag("interval", "Open loop: the scrape interval; the rate is --controllers per interval.").Duration()
+		perHost       = app.Flag("per-host", "Open loop: controllers per loopback host (127.1.x.y).").Default("100").Int()
+		scrapeTimeout = app.Flag("scrape-timeout", "Open loop: X-Prometheus-Scrape-Timeout-Seconds sent with each probe.").Default("10s").Duration()
+		faults        = app.Flag("faults", "Open loop: share of controllers that hang, answer 500, garbage, a truncated body or after 2 s, in turn.").Default("0").Float64()
+		reloadEvery   = app.Flag("reload-every", "Open loop: rewrite the config and send SIGHUP this often; every third config is invalid.").Duration()
+		simulatorBin  = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
 	)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	extraEnv = *exporterEnv
+	if *interval > 0 && *rate == 0 {
+		*rate = float64(*controllers) / interval.Seconds()
+	}
+	if *rate > 0 {
+		o := &openLoop{exporter: *exporter, simulator: *simulatorBin, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
+			rate: *rate, duration: *duration, scrapeTimeout: *scrapeTimeout, latency: *latency, faults: *faults,
+			reloadEvery: *reloadEvery, floor: *simulatorBin != ""}
+		if err := o.run(); err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*exporter, *exporterArg, *controllers, *concurrency, *duration, *rounds, *targets, *hosts, *passes, *latency); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -230,6 +261,9 @@ func serve(h http.Handler, addr string) (string, error) {
 	return "http://" + l.Addr().String(), nil
 }
 
+// extraEnv is added to the exporter's environment (--exporter-env).
+var extraEnv []string
+
 // exporterProc is the exporter under test.
 type exporterProc struct {
 	cmd  *exec.Cmd
@@ -245,6 +279,7 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 	_ = l.Close()
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
@@ -313,6 +348,34 @@ func (e *exporterProc) metric(client *http.Client, name string) string {
 		}
 	}
 	return "?"
+}
+
+// counter sums every series of a counter on the exporter's /metrics.
+func (e *exporterProc) counter(client *http.Client, name string) int64 {
+	resp, err := client.Get("http://" + e.addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var sum float64
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		line := s.Text()
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			sum += v
+		}
+	}
+	return int64(sum)
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
 }
 
 func median(x []float64) float64 {
