@@ -44,6 +44,7 @@ func run(args []string, stderr io.Writer) int {
 		configFile    = app.Flag("config.file", "Configuration file; without one only the default module exists.").Default("").String()
 		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
+		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (0: no limit).").Default("4096").Int()
 		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
@@ -98,7 +99,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	mux, err := routes(holder, reg, probes, logger, *configFile, *timeoutOffset)
+	ph := &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset, Metrics: probes, MaxInFlight: *maxInFlight}
+	mux, err := routes(holder, reg, ph, logger, *configFile)
 	if err != nil {
 		level.Error(logger).Log("err", err)
 		return 1
@@ -136,9 +138,9 @@ func logLoaded(logger log.Logger, holder *config.Holder, file, msg string) {
 }
 
 // routes returns every endpoint of the exporter.
-func routes(holder *config.Holder, reg *prometheus.Registry, probes *probe.Metrics, logger log.Logger, configFile string, timeoutOffset time.Duration) (*http.ServeMux, error) {
+func routes(holder *config.Holder, reg *prometheus.Registry, ph *probe.Handler, logger log.Logger, configFile string) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: timeoutOffset, Metrics: probes})
+	mux.Handle("/probe", ph)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/sd", probe.SDHandler(holder))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -37,7 +37,7 @@ func TestRoutesAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	mux, err := routes(holder, reg, probe.NewMetrics(reg), log.NewLogfmtLogger(&logs), path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: log.NewLogfmtLogger(&logs), TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, log.NewLogfmtLogger(&logs), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ targets:
 	if err := holder.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	mux, err := routes(holder, reg, probe.NewMetrics(reg), logger, path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, logger, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := holder.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	mux, err := routes(holder, reg, probe.NewMetrics(reg), log.NewLogfmtLogger(logs), path, 500*time.Millisecond)
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: log.NewLogfmtLogger(logs), TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, log.NewLogfmtLogger(logs), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -29,6 +30,10 @@ type Handler struct {
 	TimeoutOffset time.Duration
 	// Metrics counts probes and refusals; nil counts nothing.
 	Metrics *Metrics
+	// MaxInFlight bounds the probes answered at once; more get HTTP 503
+	// at once (0: no bound). Set it before the first request.
+	MaxInFlight int
+	inFlight    atomic.Int64
 
 	// flights lets concurrent probes of one controller with one module (an
 	// HA pair of Prometheus servers, dashboards, retries) share one request.
@@ -55,6 +60,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, ref.err.Error(), ref.code)
 		return
 	}
+	// Past the bound, shed load: a queue would hold a goroutine, a
+	// connection and the answer's memory per waiting probe.
+	if n := h.inFlight.Add(1); h.MaxInFlight > 0 && n > int64(h.MaxInFlight) {
+		h.inFlight.Add(-1)
+		level.Debug(h.Logger).Log("msg", "Probe refused", "code", http.StatusServiceUnavailable, "reason", RefusedOverloaded, "target", req.target)
+		if h.Metrics != nil {
+			h.Metrics.refused.WithLabelValues(RefusedOverloaded).Inc()
+		}
+		http.Error(w, fmt.Sprintf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight), http.StatusServiceUnavailable)
+		return
+	}
+	defer h.inFlight.Add(-1)
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Inc()
 	}

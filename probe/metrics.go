@@ -13,6 +13,7 @@ const (
 	RefusedBadRequest    = "bad_request"    // no or invalid target, invalid scrape timeout header
 	RefusedUnknownModule = "unknown_module" // module not in the configuration
 	RefusedNotAllowed    = "not_allowed"    // target outside probe.allowed_targets
+	RefusedOverloaded    = "overloaded"     // more probes in flight than --probe.max-in-flight (HTTP 503)
 )
 
 // Metrics are the exporter's own metrics about probes, served on /metrics.
@@ -61,10 +62,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bender_cc_exporter_probe_requests_refused_total",
-			Help: "/probe requests refused before any connection, by reason: bad_request, unknown_module, not_allowed.",
+			Help: "/probe requests refused before any connection, by reason: bad_request, unknown_module, not_allowed, overloaded.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{RefusedBadRequest, RefusedUnknownModule, RefusedNotAllowed} {
+	for _, r := range []string{RefusedBadRequest, RefusedUnknownModule, RefusedNotAllowed, RefusedOverloaded} {
 		m.refused.WithLabelValues(r)
 	}
 	if reg != nil {

@@ -151,3 +151,43 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestMaxInFlight: past the bound probes get HTTP 503 at once and are
+// counted; those within it are answered; the bound frees up afterwards.
+func TestMaxInFlight(t *testing.T) {
+	release := make(chan struct{})
+	slow := failing(t, func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, "conn_state:no_vehicle_connected\n")
+	})
+	h, _ := newHandler(t, "")
+	h.MaxInFlight = 2
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			code, _ := probe(t, h, "target="+slow+"&module=default", nil)
+			codes <- code
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(h.Metrics.inFlight) != 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for range 3 {
+		if code, out := probe(t, h, "target="+slow, nil); code != http.StatusServiceUnavailable || !strings.Contains(out, "--probe.max-in-flight") {
+			t.Errorf("third probe: %d %q, want 503", code, out)
+		}
+	}
+	close(release)
+	for range 2 {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("probe within the bound: %d", code)
+		}
+	}
+	if code, out := probe(t, h, "target="+slow, nil); code != http.StatusOK || !strings.Contains(out, "bender_cc_up 1") {
+		t.Errorf("after the overload: %d %q", code, out)
+	}
+	if n := testutil.ToFloat64(h.Metrics.refused.WithLabelValues(RefusedOverloaded)); n != 3 {
+		t.Errorf("refused{reason=overloaded} = %g, want 3", n)
+	}
+}

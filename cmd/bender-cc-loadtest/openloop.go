@@ -393,8 +393,14 @@ func (o *openLoop) report(results []result, samples []sample, end sample, wall, 
 	if end.probes != int64(len(results)) {
 		errs = append(errs, fmt.Errorf("the exporter counted %d probes in bender_cc_exporter_probes_total, %d were sent", end.probes, len(results)))
 	}
-	if err := growth(samples); err != nil {
-		errs = append(errs, err)
+	// Connections to controllers build up over the first scrape intervals;
+	// growth means something only once every target has been probed a few times.
+	if interval := time.Duration(float64(o.controllers) / o.rate * float64(time.Second)); o.duration >= 3*interval {
+		if err := growth(samples); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		fmt.Printf("growth not judged: the run is shorter than 3 scrape intervals (%s)\n", 3*interval)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("FAILED: %w", err)
@@ -467,7 +473,11 @@ func hash(s string) uint32 {
 	return h.Sum32()
 }
 
+// firstWords is a failure without its URL, so that failures group by cause.
 func firstWords(s string) string {
+	if i := strings.Index(s, `": `); strings.HasPrefix(s, "Get \"") && i > 0 {
+		s = s[i+3:]
+	}
 	if len(s) > 100 {
 		s = s[:100]
 	}
