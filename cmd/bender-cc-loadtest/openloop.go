@@ -39,7 +39,7 @@ type openLoop struct {
 	peak float64 // the exporter's RSS high-water mark (VmHWM), MiB
 }
 
-// faultCycle is what misbehaving controllers do, in turn; upAfter is the
+// faultCycle is what misbehaving controllers do, in turn; up is the
 // bender_cc_up the exporter must report for each.
 var faultCycle = []struct {
 	mode string
@@ -64,12 +64,11 @@ type result struct {
 
 // sample of the exporter's resources at one moment.
 type sample struct {
-	at                    time.Duration
-	rss                   float64
-	fds, goroutines       int
-	cpu                   float64
-	probes                int64
-	reloadOK, reloadCount int
+	at              time.Duration
+	rss             float64
+	fds, goroutines int
+	cpu             float64 // exporter CPU seconds since the start
+	probes          int64   // the exporter's bender_cc_exporter_probes_total since the start
 }
 
 func (o *openLoop) run() error {
