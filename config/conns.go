@@ -44,18 +44,29 @@ func (c *connCap) dial(ctx context.Context, network, addr string) (net.Conn, err
 
 // roundTripper marks requests "Connection: close" while the cap is reached.
 func (c *connCap) roundTripper(next http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		if c.max > 0 && c.open.Load() >= c.max {
-			req = req.Clone(req.Context())
-			req.Close = true
-		}
-		return next.RoundTrip(req)
-	})
+	return &capRoundTripper{c: c, next: next}
 }
 
-type roundTripperFunc func(*http.Request) (*http.Response, error)
+type capRoundTripper struct {
+	c    *connCap
+	next http.RoundTripper
+}
 
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (t *capRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.c.max > 0 && t.c.open.Load() >= t.c.max {
+		req = req.Clone(req.Context())
+		req.Close = true
+	}
+	return t.next.RoundTrip(req)
+}
+
+// CloseIdleConnections passes http.Client.CloseIdleConnections on to the
+// transport: without it the client cannot close what a reload left idle.
+func (t *capRoundTripper) CloseIdleConnections() {
+	if ci, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
 
 // countedConn tells its connCap when it closes.
 type countedConn struct {

@@ -72,3 +72,39 @@ func capOf(t *testing.T, h *Holder) *connCap {
 	}
 	return c
 }
+
+// TestReloadClosesOldConnections: the kept connections of a replaced
+// configuration are closed at the reload, also through the cap's round
+// tripper (http.Client.CloseIdleConnections must reach the transport).
+func TestReloadClosesOldConnections(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(path, []byte("modules: {default: {}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHolder(path, "test", nil)
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	old := h.Get()
+	resp, err := old.Client("default").Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if n := old.caps["default"].open.Load(); n != 1 {
+		t.Fatalf("%d connections open after one request, want 1 kept", n)
+	}
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for old.caps["default"].open.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := old.caps["default"].open.Load(); n != 0 {
+		t.Errorf("%d connections of the replaced configuration still open", n)
+	}
+}

@@ -85,12 +85,28 @@ func (h *Holder) Reload() error {
 		h.OnLoad(snap)
 	}
 	if old != nil {
-		// Probes still using the old clients finish; their idle connections go.
-		for _, c := range old.clients {
-			c.CloseIdleConnections()
-		}
+		// Probes still using the old clients finish; their idle connections
+		// go now, and what those probes leave idle once the longest of them
+		// has timed out.
+		old.closeIdle()
+		time.AfterFunc(old.maxTimeout()+time.Second, old.closeIdle)
 	}
 	return nil
+}
+
+func (s *Snapshot) closeIdle() {
+	for _, c := range s.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// maxTimeout bounds how long a probe with this configuration can take.
+func (s *Snapshot) maxTimeout() time.Duration {
+	var d time.Duration
+	for _, m := range s.Modules {
+		d = max(d, time.Duration(m.Timeout))
+	}
+	return d
 }
 
 // ReloadSuccessGauge is bender_cc_exporter_config_last_reload_successful.

@@ -143,7 +143,9 @@ func (o *openLoop) run() error {
 		len(targets), countFaulty(targets), hosts, o.rate, interval.Round(time.Millisecond), o.duration,
 		o.scrapeTimeout, o.latency, numCPU(), o.exporter, exp.cmd.Process.Pid, strings.Join(o.extra, " "))
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, IdleConnTimeout: time.Minute}}
+	// Like Prometheus, reuse connections to the exporter; keep few idle ones,
+	// so that the exporter's fds follow the load instead of its past peaks.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64, IdleConnTimeout: 30 * time.Second}}
 	probeURL := func(t target) string { return "http://" + exp.addr + "/probe?target=" + t.url }
 	// Warm-up: one pass over a sample of the targets.
 	for i := 0; i < len(targets) && i < 200; i++ {
