@@ -24,7 +24,7 @@ HELM := .build/bin/helm-$(HELM_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
+.PHONY: all build tools test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
 
 all: build
 
@@ -34,7 +34,8 @@ build:
 	$(BUILD) -o bender-cc-simulator ./cmd/bender-cc-simulator
 
 ## test: everything CI runs — format, vet, unit, golden, end-to-end (real Prometheus), rules, fuzz
-test: lint
+test: tools
+	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory test-prometheus3
@@ -44,6 +45,10 @@ test: lint
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory package-check
 	$(MAKE) --no-print-directory load
+
+## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
+tools:
+	$(MAKE) --no-print-directory -j4 $(GOLANGCI_LINT) $(GORELEASER) $(HELM) $(PROMETHEUS3)/prometheus
 
 ## unit: the Go tests only, without installing anything
 unit:
@@ -57,9 +62,9 @@ lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
 $(GOLANGCI_LINT):
-	mkdir -p .build/tmp
-	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	mkdir -p .build/bin && mv .build/tmp/golangci-lint $@
+	mkdir -p .build/tmp/golangci-lint
+	GOBIN=$(CURDIR)/.build/tmp/golangci-lint $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/golangci-lint/golangci-lint $@
 
 ## test-prometheus3: the end-to-end and rule tests again, against Prometheus 3 (built into .build/ once)
 test-prometheus3: $(PROMETHEUS3)/prometheus
@@ -67,11 +72,11 @@ test-prometheus3: $(PROMETHEUS3)/prometheus
 	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden'
 
 $(PROMETHEUS3)/prometheus:
-	mkdir -p .build/tmp $(PROMETHEUS3)
-	GOBIN=$(CURDIR)/.build/tmp $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROMETHEUS3_VERSION)' \
+	mkdir -p .build/tmp/prometheus $(PROMETHEUS3)
+	GOBIN=$(CURDIR)/.build/tmp/prometheus $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(PROMETHEUS3_VERSION)' \
 	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_MODULE) github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS3_MODULE)
-	mv .build/tmp/promtool $(PROMETHEUS3)/promtool
-	mv .build/tmp/prometheus $@
+	mv .build/tmp/prometheus/promtool $(PROMETHEUS3)/promtool
+	mv .build/tmp/prometheus/prometheus $@
 
 ## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
 CROSS_PKGS := ./collector ./probe ./config
@@ -88,9 +93,9 @@ chart-check: $(HELM) build
 	HELM=$(HELM) KUBE_VERSION=$(KUBE_VERSION) GO=$(GO) ./scripts/chart-check.sh
 
 $(HELM):
-	mkdir -p .build/tmp
-	GOBIN=$(CURDIR)/.build/tmp $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
-	mkdir -p .build/bin && mv .build/tmp/helm $@
+	mkdir -p .build/tmp/helm
+	GOBIN=$(CURDIR)/.build/tmp/helm $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/helm/helm $@
 
 ## release-snapshot: every archive and package of a release into dist/, with SHA256SUMS; publishes nothing
 release-snapshot: $(GORELEASER)
@@ -105,9 +110,9 @@ package-check: $(GORELEASER)
 	./scripts/package-check.sh dist
 
 $(GORELEASER):
-	mkdir -p .build/tmp
-	GOBIN=$(CURDIR)/.build/tmp $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
-	mkdir -p .build/bin && mv .build/tmp/goreleaser $@
+	mkdir -p .build/tmp/goreleaser
+	GOBIN=$(CURDIR)/.build/tmp/goreleaser $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	mkdir -p .build/bin && mv .build/tmp/goreleaser/goreleaser $@
 
 ## load: 60 s open-loop run (1,000 controllers, 4 % misbehaving, config reloads, some invalid); fails on a lost
 ## or wrong answer or on growth of RSS, fds or goroutines
