@@ -280,6 +280,7 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)

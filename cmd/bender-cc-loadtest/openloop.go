@@ -296,6 +296,7 @@ func (o *openLoop) measureFloor(client *http.Client, controllers int) (time.Dura
 		return 0, err
 	}
 	cmd := exec.Command(o.simulator, "--listen="+addr, fmt.Sprintf("--controllers=%d", controllers))
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
