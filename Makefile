@@ -24,7 +24,7 @@ HELM := .build/bin/helm-$(HELM_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
 
 all: build
 
@@ -33,18 +33,18 @@ build:
 	$(BUILD) -o bender_cc_exporter .
 	$(BUILD) -o bender-cc-simulator ./cmd/bender-cc-simulator
 
-## test: everything CI runs — format, vet, unit, golden, end-to-end (real Prometheus), rules, fuzz
+## test: everything CI runs — lint, unit, golden, e2e and rules on Prometheus 2 and 3, fuzz, 386/ARM, chart, image build, packages, load
 test: tools
 	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
 	$(GO) test -race -count=1 ./...
-	$(MAKE) --no-print-directory test-prometheus3
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
-	$(MAKE) --no-print-directory cross
-	$(MAKE) --no-print-directory chart-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-prometheus3 cross fuzz chart-check
 	./scripts/docker-build-check.sh
-	$(MAKE) --no-print-directory package-check
-	$(MAKE) --no-print-directory load
+	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
+
+## fuzz: 30 s of fuzzing the parser
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
 
 ## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
 tools:
