@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -300,74 +299,79 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); _ = e.cmd.Wait() }
 
 // cpuSeconds is the exporter's user+system CPU time, from /proc.
-func (e *exporterProc) cpuSeconds() float64 {
+func (e *exporterProc) cpuSeconds() float64 { v, _ := e.cpu(); return v }
+
+func (e *exporterProc) cpu() (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", e.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	ut, _ := strconv.ParseFloat(f[11], 64) // fields 14 and 15 of stat
 	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	return (ut + st) / 100, nil // USER_HZ
 }
 
-func (e *exporterProc) status(field string) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+// status reads one field of /proc/<pid>/status, in MiB.
+func (e *exporterProc) status(field string) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, err
 	}
-	defer func() { _ = f.Close() }()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-			return kb / 1024
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+			return kb / 1024, err
 		}
 	}
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, e.cmd.Process.Pid)
 }
 
-func (e *exporterProc) rssMiB() float64  { return e.status("VmRSS") }
-func (e *exporterProc) peakMiB() float64 { return e.status("VmHWM") }
+func (e *exporterProc) rssMiB() float64  { v, _ := e.status("VmRSS"); return v }
+func (e *exporterProc) peakMiB() float64 { v, _ := e.status("VmHWM"); return v }
 
-func (e *exporterProc) openFDs() int {
-	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", e.cmd.Process.Pid))
-	return len(fds)
+func (e *exporterProc) openFDs() int { n, _ := e.fds(); return n }
+
+func (e *exporterProc) fds() (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.cmd.Process.Pid))
+	return len(fds), err
 }
 
 // metric reads one unlabelled metric from the exporter's /metrics.
 func (e *exporterProc) metric(client *http.Client, name string) string {
-	resp, err := client.Get("http://" + e.addr + "/metrics")
-	if err != nil {
+	v, err := e.scrape(client, name)
+	if err != nil || v[name] == nil {
 		return "?"
 	}
-	defer func() { _ = resp.Body.Close() }()
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {
-			return v
-		}
-	}
-	return "?"
+	return strconv.FormatFloat(*v[name], 'f', -1, 64)
 }
 
-// counter sums every series of a counter on the exporter's /metrics.
-func (e *exporterProc) counter(client *http.Client, name string) int64 {
+// scrape sums the series of each named metric on the exporter's /metrics;
+// a name the exporter does not show stays nil.
+func (e *exporterProc) scrape(client *http.Client, names ...string) (map[string]*float64, error) {
 	resp, err := client.Get("http://" + e.addr + "/metrics")
 	if err != nil {
-		return 0
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	var sum float64
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	sums := map[string]*float64{}
 	s := bufio.NewScanner(resp.Body)
 	for s.Scan() {
 		line := s.Text()
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			sum += v
+		for _, name := range names {
+			if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+				v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				if sums[name] == nil {
+					sums[name] = new(float64)
+				}
+				*sums[name] += v
+			}
 		}
 	}
-	return int64(sum)
+	return sums, s.Err()
 }
 
 func freePort() (string, error) {

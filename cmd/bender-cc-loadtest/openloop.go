@@ -139,9 +139,9 @@ func (o *openLoop) run() error {
 	defer exp.stop()
 
 	interval := time.Duration(float64(len(targets)) / o.rate * float64(time.Second))
-	fmt.Printf("open loop: %d controllers (%d misbehaving) on %d hosts, %.0f probes/s (each controller every %s), %s, scrape timeout %s, healthy controllers answer after %s; %d CPUs; exporter %s (pid %d) %s\n",
+	fmt.Printf("open loop: %d controllers (%d misbehaving) on %d hosts, %.0f probes/s (each controller every %s), %s, scrape timeout %s, healthy controllers answer after %s; %d CPUs; open-file limit %d; exporter %s (pid %d) %s\n",
 		len(targets), countFaulty(targets), hosts, o.rate, interval.Round(time.Millisecond), o.duration,
-		o.scrapeTimeout, o.latency, numCPU(), o.exporter, exp.cmd.Process.Pid, strings.Join(o.extra, " "))
+		o.scrapeTimeout, o.latency, numCPU(), fdLimit(), o.exporter, exp.cmd.Process.Pid, strings.Join(o.extra, " "))
 
 	// Like Prometheus, reuse connections to the exporter; keep few idle ones,
 	// so that the exporter's fds follow the load instead of its past peaks.
@@ -164,11 +164,39 @@ func (o *openLoop) run() error {
 		reloads struct{ done, bad, mismatched int }
 	)
 	start := time.Now()
-	cpu0 := exp.cpuSeconds()
-	probes0 := exp.counter(client, "bender_cc_exporter_probes_total")
-	take := func() sample {
-		return sample{at: time.Since(start), rss: exp.rssMiB(), fds: exp.openFDs(), cpu: exp.cpuSeconds() - cpu0,
-			goroutines: atoiOr(exp.metric(client, "go_goroutines")), probes: exp.counter(client, "bender_cc_exporter_probes_total") - probes0}
+	// A reading fails when the load test itself runs out of file
+	// descriptors; such a sample is skipped, never recorded as zeros.
+	read := func() (sample, error) {
+		cpu, errCPU := exp.cpu()
+		rss, errRSS := exp.status("VmRSS")
+		fds, errFDs := exp.fds()
+		m, errM := exp.scrape(client, "go_goroutines", "bender_cc_exporter_probes_total")
+		if err := errors.Join(errCPU, errRSS, errFDs, errM); err != nil {
+			return sample{}, err
+		}
+		if m["go_goroutines"] == nil || m["bender_cc_exporter_probes_total"] == nil {
+			return sample{}, errors.New("the exporter's /metrics lacks go_goroutines or bender_cc_exporter_probes_total")
+		}
+		return sample{at: time.Since(start), rss: rss, fds: fds, cpu: cpu, goroutines: int(*m["go_goroutines"]),
+			probes: int64(*m["bender_cc_exporter_probes_total"])}, nil
+	}
+	first, err := read()
+	if err != nil {
+		return fmt.Errorf("reading the exporter's resources: %w", err)
+	}
+	var skipped struct {
+		n   int
+		err error
+	}
+	take := func() (sample, bool) {
+		s, err := read()
+		if err != nil {
+			skipped.n, skipped.err = skipped.n+1, err
+			return s, false
+		}
+		s.cpu -= first.cpu
+		s.probes -= first.probes
+		return s, true
 	}
 	// Resources every 5 s (more often in short runs); config reloads.
 	var bg sync.WaitGroup
@@ -184,16 +212,19 @@ func (o *openLoop) run() error {
 			defer rt.Stop()
 			reload = rt.C
 		}
-		samples = append(samples, take())
+		if s, ok := take(); ok {
+			samples = append(samples, s)
+		}
 		for {
 			select {
 			case <-stop:
 				return
 			case <-tick.C:
-				s := take()
-				mu.Lock()
-				samples = append(samples, s)
-				mu.Unlock()
+				if s, ok := take(); ok {
+					mu.Lock()
+					samples = append(samples, s)
+					mu.Unlock()
+				}
 			case <-reload:
 				// Every third reload is invalid: the exporter must keep the
 				// old config, say so in its metric, and keep answering.
@@ -239,11 +270,22 @@ func (o *openLoop) run() error {
 	sendEnd := time.Since(start)
 	wg.Wait()
 	wall := time.Since(start)
-	end := take()
-	o.peak = exp.peakMiB()
 	close(stop)
 	bg.Wait()
+	// Once the probes are answered the load test has descriptors again.
+	end, ok := take()
+	for try := 0; !ok && try < 20; try++ {
+		time.Sleep(250 * time.Millisecond)
+		end, ok = take()
+	}
+	if !ok {
+		return fmt.Errorf("reading the exporter's resources at the end: %w", skipped.err)
+	}
+	o.peak = exp.peakMiB()
 	samples = append(samples, end)
+	if skipped.n > 0 {
+		fmt.Printf("%d resource samples skipped, the last because: %v\n", skipped.n, skipped.err)
+	}
 
 	// The floor: the simulator's own CPU per raw request at the same rate.
 	floor := "-"
@@ -484,9 +526,4 @@ func firstWords(s string) string {
 		s = s[:100]
 	}
 	return s
-}
-
-func atoiOr(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

@@ -63,3 +63,36 @@ func TestGrowth(t *testing.T) {
 		t.Errorf("growing: %v", err)
 	}
 }
+
+// TestScrape: labelled series are summed, a missing metric stays nil, and an
+// answer that is not /metrics is an error, never a reading of zero.
+func TestScrape(t *testing.T) {
+	code := 200
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, "# HELP go_goroutines x\ngo_goroutines 42\n"+
+			`bender_cc_exporter_probes_total{module="a",result="success"} 7`+"\n"+
+			`bender_cc_exporter_probes_total{module="a",result="timeout"} 3`+"\n"+
+			"bender_cc_exporter_probes_in_flight 1\n")
+	}))
+	defer srv.Close()
+	e := &exporterProc{addr: strings.TrimPrefix(srv.URL, "http://")}
+	m, err := e.scrape(srv.Client(), "go_goroutines", "bender_cc_exporter_probes_total", "absent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *m["go_goroutines"] != 42 || *m["bender_cc_exporter_probes_total"] != 10 || m["absent"] != nil {
+		t.Errorf("got goroutines %v, probes %v, absent %v", *m["go_goroutines"], *m["bender_cc_exporter_probes_total"], m["absent"])
+	}
+	if got := e.metric(srv.Client(), "absent"); got != "?" {
+		t.Errorf("metric(absent) = %q, want ?", got)
+	}
+	code = 503
+	if _, err := e.scrape(srv.Client(), "go_goroutines"); err == nil {
+		t.Error("a 503 from /metrics gave no error")
+	}
+	srv.Close()
+	if _, err := e.scrape(srv.Client(), "go_goroutines"); err == nil {
+		t.Error("a dead /metrics gave no error")
+	}
+}
