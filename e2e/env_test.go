@@ -5,8 +5,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,23 +20,15 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
 // start runs a command until the test ends; its output goes to a log file
-// that is printed when the test fails.
-func start(t *testing.T, name string, args ...string) {
+// that is printed when the test fails. The channel is closed when the
+// command exits.
+func start(t *testing.T, name string, args ...string) <-chan struct{} {
 	t.Helper()
 	logFile := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
 	out, err := os.Create(logFile)
@@ -48,15 +40,69 @@ func start(t *testing.T, name string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		_ = out.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logFile)
 			t.Logf("--- %s log (last 3000 bytes):\n%s", filepath.Base(name), tail(string(b), 3000))
 		}
 	})
+	return exited
+}
+
+// serve starts a server (the exporter, Prometheus) on a free loopback
+// address, which args puts into its flags, and returns the address once
+// /-/ready answers. A server that exits before it is ready (its port taken
+// after all) is started again on another address, twice at most.
+func serve(t *testing.T, name string, args func(addr string) []string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr, err := loopback.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exited := start(t, name, args(addr)...)
+		err = waitReady("http://"+addr+"/-/ready", exited)
+		if err == nil {
+			return addr
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			t.Fatalf("%s on %s: %v", filepath.Base(name), addr, err)
+		}
+		t.Logf("%s on %s exited at start; again on another address", filepath.Base(name), addr)
+	}
+}
+
+var errExited = errors.New("exited before it was ready")
+
+// waitReady polls u until it answers 200 while the server is running. A
+// server that cannot bind its address exits at once; the grace period after
+// the first answer makes sure that the answer was not another process's.
+func waitReady(u string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == 200 {
+				select {
+				case <-exited:
+				case <-time.After(200 * time.Millisecond):
+					return nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return errExited
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after 30s", u)
 }
 
 func tail(s string, n int) string {
@@ -76,23 +122,6 @@ func buildExporter(t *testing.T) string {
 		t.Fatalf("building the exporter: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// waitReady polls url until it answers 200.
-func waitReady(t *testing.T, u string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(u)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready after 30s", u)
 }
 
 // Fleet is a running simulator, exporter and Prometheus.
@@ -126,9 +155,10 @@ func startFleet(t *testing.T, n int, faults map[int]string, exporterArgs ...stri
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 
-	f := &Fleet{Sim: sim, SimURL: srv.URL, ExporterAddr: freeAddr(t)}
-	start(t, buildExporter(t), append([]string{"--web.listen-address=" + f.ExporterAddr}, exporterArgs...)...)
-	waitReady(t, "http://"+f.ExporterAddr+"/-/ready")
+	f := &Fleet{Sim: sim, SimURL: srv.URL}
+	f.ExporterAddr = serve(t, buildExporter(t), func(addr string) []string {
+		return append([]string{"--web.listen-address=" + addr}, exporterArgs...)
+	})
 	return f.withPrometheus(t, prom)
 }
 
@@ -168,11 +198,9 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	start(t, prom, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr)
-	f.PromURL = "http://" + addr
-	waitReady(t, f.PromURL+"/-/ready")
+	f.PromURL = "http://" + serve(t, prom, func(addr string) []string {
+		return []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
+	})
 	return f
 }
 
@@ -280,5 +308,23 @@ func Eventually(t *testing.T, d time.Duration, fn func() error) {
 			t.Fatalf("after %s: %v", d, err)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestWaitReadyTrustsOnlyItsServer: an answer on the address while the
+// server has exited (it could not bind; another process answers there) is
+// not readiness, so serve starts it again elsewhere.
+func TestWaitReadyTrustsOnlyItsServer(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer other.Close()
+
+	exited := start(t, "sh", "-c", "exit 1")
+	<-exited
+	if err := waitReady(other.URL+"/-/ready", exited); !errors.Is(err, errExited) {
+		t.Fatalf("waitReady with the server gone = %v, want errExited", err)
+	}
+	running := start(t, "sleep", "30")
+	if err := waitReady(other.URL+"/-/ready", running); err != nil {
+		t.Fatalf("waitReady with the server running = %v, want ready", err)
 	}
 }

@@ -68,9 +68,9 @@ func TestShardingOverSD(t *testing.T) {
 	doc := docYAML(t, "../docs/scaling.md", "## Worked example: two shards")
 	var shards []*Fleet
 	for shard := range 2 {
-		addr := freeAddr(t)
-		start(t, bin, "--web.listen-address="+addr, "--config.file="+cfgPath)
-		waitReady(t, "http://"+addr+"/-/ready")
+		addr := serve(t, bin, func(addr string) []string {
+			return []string{"--web.listen-address=" + addr, "--config.file=" + cfgPath}
+		})
 		pc := strings.ReplaceAll(doc, "exporter-0:9955", addr)
 		pc = strings.Replace(pc, `regex: "0"`, fmt.Sprintf(`regex: "%d"`, shard), 1)
 		pc = strings.Replace(pc, "scrape_interval: 15s", "scrape_interval: 1s\n  scrape_timeout: 1s", 1)
@@ -81,10 +81,10 @@ func TestShardingOverSD(t *testing.T) {
 		if err := os.WriteFile(path, []byte(pc), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		paddr := freeAddr(t)
-		start(t, prom, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, fmt.Sprintf("data-%d", shard)), "--web.listen-address="+paddr)
+		paddr := serve(t, prom, func(paddr string) []string {
+			return []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, fmt.Sprintf("data-%d", shard)), "--web.listen-address=" + paddr}
+		})
 		f := &Fleet{Sim: sim, SimURL: simSrv.URL, ExporterAddr: addr, PromURL: "http://" + paddr}
-		waitReady(t, f.PromURL+"/-/ready")
 		shards = append(shards, f)
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -50,13 +51,13 @@ func silent(t testing.TB) string {
 	return "http://" + l.Addr().String()
 }
 
+// refusedAddr is an address nothing listens on: below the ephemeral port
+// range, so that no test server listening on ":0" gets it meanwhile.
 func refusedAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
 	return "http://" + addr
 }
 

@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -265,17 +267,30 @@ var extraEnv []string
 
 // exporterProc is the exporter under test.
 type exporterProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed when cmd has exited
 }
 
+// startExporter starts the exporter on a free loopback address. One that
+// exits before it is ready (its port was taken after all) is started again
+// on another address, twice at most.
 func startExporter(bin string, extra []string) (*exporterProc, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	for attempt := 1; ; attempt++ {
+		e, err := tryExporter(bin, extra)
+		if !errors.Is(err, errExited) || attempt == 3 {
+			return e, err
+		}
+	}
+}
+
+var errExited = errors.New("exited before it was ready")
+
+func tryExporter(bin string, extra []string) (*exporterProc, error) {
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
@@ -284,19 +299,28 @@ func startExporter(bin string, extra []string) (*exporterProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	e := &exporterProc{cmd: cmd, addr: addr}
+	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(e.exited) }()
 	for range 100 {
 		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil {
 			_ = resp.Body.Close()
-			return e, nil
+			select {
+			case <-e.exited: // the answer was another process's
+			case <-time.After(200 * time.Millisecond):
+				return e, nil
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-e.exited:
+			return nil, fmt.Errorf("%s on %s: %w", bin, addr, errExited)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	e.stop()
 	return nil, fmt.Errorf("%s did not become ready", bin)
 }
 
-func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); _ = e.cmd.Wait() }
+func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); <-e.exited }
 
 // cpuSeconds is the exporter's user+system CPU time, from /proc.
 func (e *exporterProc) cpuSeconds() float64 { v, _ := e.cpu(); return v }
@@ -372,15 +396,6 @@ func (e *exporterProc) scrape(client *http.Client, names ...string) (map[string]
 		}
 	}
 	return sums, s.Err()
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
 }
 
 func median(x []float64) float64 {

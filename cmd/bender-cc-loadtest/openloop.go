@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -333,7 +334,7 @@ func (o *openLoop) measureFloor(client *http.Client, controllers int) (time.Dura
 	if o.simulator == "" {
 		return 0, errors.New("no --simulator binary")
 	}
-	addr, err := freePort()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return 0, err
 	}
