@@ -111,9 +111,16 @@ systemd-analyze security --offline=true --threshold=20 "$UNIT" >"$work/security.
 ok "systemd-analyze security: $(grep -o 'Overall exposure level.*' "$work/security.log")"
 
 # --- run it as the service would, probe a simulated controller ----------------
-sim_port=$(awk -v s="$RANDOM" 'BEGIN{print 20000 + s % 20000}')
-"$dist"/simulator_linux_amd64_v1/bender-cc-simulator --listen="127.0.0.1:$sim_port" --controllers=1 >"$work/simulator.log" 2>&1 &
+# The simulator takes a port of its own (:0) and logs its URL: no port it could lose to another process.
+"$dist"/simulator_linux_amd64_v1/bender-cc-simulator --listen=127.0.0.1:0 --controllers=1 >"$work/simulator.log" 2>&1 &
 pids+=($!)
+sim=
+for _ in $(seq 100); do
+  sim=$(sed -n 's|.* url=\(http://[^ ]*\)/cc/1/rest/full_state.*|\1|p' "$work/simulator.log")
+  [ -n "$sim" ] && break
+  sleep 0.1
+done
+[ -n "$sim" ] || fail "the simulator logged no URL"
 # shellcheck disable=SC1091
 ARGS=$(. /etc/default/$NAME && echo "$ARGS")
 listen=${ARGS#*--web.listen-address=}
@@ -124,10 +131,10 @@ if curl -fs -o /dev/null "http://$listen/" 2>/dev/null; then fail "something alr
 runuser -u "$NAME" -- /usr/bin/$NAME --config.file=/etc/$NAME/config.yml $ARGS >"$work/exporter.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
-  curl -fs -o /dev/null "http://$listen/-/ready" && curl -fs -o /dev/null "http://127.0.0.1:$sim_port/" && break
+  curl -fs -o /dev/null "http://$listen/-/ready" && curl -fs -o /dev/null "$sim/" && break
   sleep 0.1
 done
-metrics=$(curl -fsS "http://$listen/probe?target=http://127.0.0.1:$sim_port/cc/1") || fail "/probe"
+metrics=$(curl -fsS "http://$listen/probe?target=$sim/cc/1") || fail "/probe"
 grep -qx 'bender_cc_up 1' <<<"$metrics" || fail "bender_cc_up is not 1: $(grep '^bender_cc_up' <<<"$metrics")"
 [ "$(ps -o user= -p "$(pgrep -f "^/usr/bin/$NAME --config.file")")" = "$NAME" ] || fail "the exporter does not run as $NAME"
 grep -q 'probe.allowed_targets is not set' "$work/exporter.log" || fail "no warning about the open /probe"

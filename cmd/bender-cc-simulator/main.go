@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -61,9 +62,15 @@ func main() {
 		_ = srv.Shutdown(ctx)
 		_ = srv.Close() // hanging fault handlers do not end by themselves
 	}()
+	// Listen first, so that the URL logged has the real port (--listen=127.0.0.1:0 picks one).
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		_ = level.Error(logger).Log("err", err)
+		os.Exit(1)
+	}
 	_ = level.Info(logger).Log("msg", "Simulating charge controllers", "controllers", fleet.Len(), "firmware", *firmware,
-		"seed", *seed, "url", fmt.Sprintf("http://%s/cc/1/rest/full_state", *listen), "credentials", *username != "")
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		"seed", *seed, "url", fmt.Sprintf("http://%s/cc/1/rest/full_state", l.Addr()), "credentials", *username != "")
+	if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
 		_ = level.Error(logger).Log("err", err)
 		os.Exit(1)
 	}
