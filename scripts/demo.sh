@@ -38,6 +38,14 @@ for _ in $(seq 50); do
   curl -fs "http://$EXPORTER_ADDR/-/ready" >/dev/null 2>&1 && curl -fs "http://$SIM_ADDR/" >/dev/null 2>&1 && break
   sleep 0.1
 done
+# A port already taken (an installed bender_cc_exporter listens on 9955 too) stops a process at once.
+for p in "${pids[@]}"; do
+  if ! kill -0 "$p" 2>/dev/null; then
+    tail -n 3 "$work/simulator.log" "$work/exporter.log"
+    echo "the demo did not start: is $SIM_ADDR or $EXPORTER_ADDR taken? Other addresses: SIM_ADDR=127.0.0.1:8082 EXPORTER_ADDR=127.0.0.1:9956 make demo"
+    exit 1
+  fi
+done
 charging=$(curl -fs "http://$SIM_ADDR/" | awk -F'\t' '$4 == "charging" {sub("/cc/", "", $1); sub("/rest/full_state", "", $1); print $1; exit}')
 charging=${charging:-1}
 
