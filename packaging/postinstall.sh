@@ -35,12 +35,17 @@ elif [ "$1" = 1 ] && command -v systemctl >/dev/null 2>&1; then
   systemctl --no-reload enable "$UNIT" >/dev/null 2>&1 || true
 fi
 
+# deb-systemd-invoke honours policy-rc.d (an image build or chroot that must
+# not start services), as dh_installsystemd's scripts do; rpm has systemctl.
+invoke() {
+  if command -v deb-systemd-invoke >/dev/null 2>&1; then deb-systemd-invoke "$@"; else systemctl "$@"; fi
+}
 if [ -d /run/systemd/system ]; then
   systemctl --system daemon-reload >/dev/null || true
   if [ "$1" = configure ] && [ -n "$2" ]; then
-    systemctl restart "$UNIT" || true # deb upgrade; rpm restarts in %postun
+    invoke restart "$UNIT" || true # deb upgrade; rpm restarts in %postun
   elif [ "$1" = configure ] || [ "$1" = 1 ]; then
-    systemctl start "$UNIT" || true
+    invoke start "$UNIT" || true
   fi
 fi
 if { [ "$1" = configure ] && [ -z "$2" ]; } || [ "$1" = 1 ]; then

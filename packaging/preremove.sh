@@ -9,7 +9,11 @@ case "$1" in
   *) exit 0 ;;
 esac
 if [ -d /run/systemd/system ]; then
-  systemctl stop "$UNIT" >/dev/null 2>&1 || true
+  if command -v deb-systemd-invoke >/dev/null 2>&1; then
+    deb-systemd-invoke stop "$UNIT" >/dev/null 2>&1 || true # honours policy-rc.d
+  else
+    systemctl stop "$UNIT" >/dev/null 2>&1 || true
+  fi
 fi
 if [ "$1" = 0 ] && command -v systemctl >/dev/null 2>&1; then
   systemctl --no-reload disable "$UNIT" >/dev/null 2>&1 || true

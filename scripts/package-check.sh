@@ -8,7 +8,8 @@
 #     user; systemd-analyze verifies the installed unit; the installed binary,
 #     run as that user with the installed config and /etc/default ARGS,
 #     probes a simulated controller with bender_cc_up 1 and warns that /probe
-#     is open; dpkg -r keeps the config, dpkg -P removes it.
+#     is open; installing it again (an upgrade) keeps changed conffiles;
+#     dpkg -r keeps the config, dpkg -P removes it.
 # Needs root (dpkg -i) on a Debian-like machine. It refuses to run when the
 # package is already installed, and leaves the machine as it found it: the
 # package purged, and the user and group it created deleted.
@@ -74,10 +75,14 @@ for arch in amd64:x86_64:x86-64 arm64:aarch64:AArch64 armhf:armv7hl:ARM; do
   readelf -h "$work/bin" | grep -qi "Machine: *.*$machine" || fail "$deb: binary is not $machine"
 
   # The same files with the same modes, and the same conffiles, in both formats.
+  # The license is the one difference: Debian's copyright file, rpm's %license.
   dpkg-deb -c "$deb" | awk '$1 !~ /^d/ || $6 == "./etc/'$NAME'/" {p=$6; sub(/^\./, "", p); sub(/\/$/, "", p); print substr($1, 2), p}' |
-    sort >"$work/deb.files"
+    sed "s|/usr/share/doc/$PKG/copyright$|(license)|" | sort >"$work/deb.files"
   rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmf" 2>/dev/null |
-    awk '$1 !~ /^d/ || $2 == "/etc/'$NAME'" {print substr($1, 2), $2}' | sort >"$work/rpm.files"
+    awk '$1 !~ /^d/ || $2 == "/etc/'$NAME'" {print substr($1, 2), $2}' |
+    sed "s|/usr/share/licenses/$PKG/LICENSE$|(license)|" | sort >"$work/rpm.files"
+  grep -q ' (license)$' "$work/deb.files" || fail "$deb: no /usr/share/doc/$PKG/copyright"
+  rpm -qLp "$rpmf" 2>/dev/null | grep -qx "/usr/share/licenses/$PKG/LICENSE" || fail "$rpmf: LICENSE is not its %license"
   diff -u "$work/deb.files" "$work/rpm.files" >&2 || fail "$debarch: the .rpm's files differ from the .deb's"
   dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | sort >"$work/deb.conf"
   rpm -qcp "$rpmf" 2>/dev/null | sort >"$work/rpm.conf"
@@ -142,6 +147,15 @@ ok "installed exporter as $NAME on $listen: bender_cc_up 1, $(grep -c '^bender_c
 for p in "${pids[@]}"; do kill "$p"; done
 wait 2>/dev/null || true
 pids=()
+
+# --- an upgrade (here: the same package again) keeps a changed configuration -----
+echo "# changed by package-check" >>/etc/$NAME/config.yml
+sed -i 's/^ARGS=.*/ARGS="--web.listen-address=localhost:9955 --log.level=debug"/' /etc/default/$NAME
+dpkg -i "$deb" >"$work/dpkg-upgrade.log" 2>&1 || fail "dpkg -i over the installed package"
+grep -q '^# changed by package-check$' /etc/$NAME/config.yml && grep -q -- '--log.level=debug' /etc/default/$NAME ||
+  fail "the upgrade replaced a changed conffile"
+[ -L /etc/systemd/system/multi-user.target.wants/$NAME.service ] || fail "the upgrade disabled the service"
+ok "upgrade: changed config.yml and /etc/default kept, service still enabled"
 
 # --- remove keeps the configuration, purge deletes it -------------------------
 dpkg -r "$PKG" >"$work/dpkg-r.log" 2>&1 || fail "dpkg -r"
