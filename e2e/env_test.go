@@ -66,43 +66,15 @@ func serve(t *testing.T, name string, args func(addr string) []string) string {
 			t.Fatal(err)
 		}
 		exited := start(t, name, args(addr)...)
-		err = waitReady("http://"+addr+"/-/ready", exited)
+		err = loopback.WaitReady("http://"+addr+"/-/ready", exited, 30*time.Second)
 		if err == nil {
 			return addr
 		}
-		if !errors.Is(err, errExited) || attempt == 3 {
+		if !errors.Is(err, loopback.ErrExited) || attempt == 3 {
 			t.Fatalf("%s on %s: %v", filepath.Base(name), addr, err)
 		}
 		t.Logf("%s on %s exited at start; again on another address", filepath.Base(name), addr)
 	}
-}
-
-var errExited = errors.New("exited before it was ready")
-
-// waitReady polls u until it answers 200 while the server is running. A
-// server that cannot bind its address exits at once; the grace period after
-// the first answer makes sure that the answer was not another process's.
-func waitReady(u string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(u)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == 200 {
-				select {
-				case <-exited:
-				case <-time.After(200 * time.Millisecond):
-					return nil
-				}
-			}
-		}
-		select {
-		case <-exited:
-			return errExited
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready after 30s", u)
 }
 
 func tail(s string, n int) string {
@@ -308,23 +280,5 @@ func Eventually(t *testing.T, d time.Duration, fn func() error) {
 			t.Fatalf("after %s: %v", d, err)
 		}
 		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-// TestWaitReadyTrustsOnlyItsServer: an answer on the address while the
-// server has exited (it could not bind; another process answers there) is
-// not readiness, so serve starts it again elsewhere.
-func TestWaitReadyTrustsOnlyItsServer(t *testing.T) {
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	defer other.Close()
-
-	exited := start(t, "sh", "-c", "exit 1")
-	<-exited
-	if err := waitReady(other.URL+"/-/ready", exited); !errors.Is(err, errExited) {
-		t.Fatalf("waitReady with the server gone = %v, want errExited", err)
-	}
-	running := start(t, "sleep", "30")
-	if err := waitReady(other.URL+"/-/ready", running); err != nil {
-		t.Fatalf("waitReady with the server running = %v, want ready", err)
 	}
 }

@@ -278,13 +278,11 @@ type exporterProc struct {
 func startExporter(bin string, extra []string) (*exporterProc, error) {
 	for attempt := 1; ; attempt++ {
 		e, err := tryExporter(bin, extra)
-		if !errors.Is(err, errExited) || attempt == 3 {
+		if !errors.Is(err, loopback.ErrExited) || attempt == 3 {
 			return e, err
 		}
 	}
 }
-
-var errExited = errors.New("exited before it was ready")
 
 func tryExporter(bin string, extra []string) (*exporterProc, error) {
 	addr, err := loopback.FreeAddr()
@@ -301,23 +299,11 @@ func tryExporter(bin string, extra []string) (*exporterProc, error) {
 	}
 	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(e.exited) }()
-	for range 100 {
-		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil {
-			_ = resp.Body.Close()
-			select {
-			case <-e.exited: // the answer was another process's
-			case <-time.After(200 * time.Millisecond):
-				return e, nil
-			}
-		}
-		select {
-		case <-e.exited:
-			return nil, fmt.Errorf("%s on %s: %w", bin, addr, errExited)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := loopback.WaitReady("http://"+addr+"/-/ready", e.exited, 5*time.Second); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("%s on %s: %w", bin, addr, err)
 	}
-	e.stop()
-	return nil, fmt.Errorf("%s did not become ready", bin)
+	return e, nil
 }
 
 func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); <-e.exited }

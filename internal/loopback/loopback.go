@@ -1,14 +1,18 @@
-// Package loopback finds addresses on 127.0.0.1 for servers that the tests
-// and the load tool start as separate processes.
+// Package loopback starts servers that the tests and the load tool run as
+// separate processes: a free address on 127.0.0.1 for each, and the wait
+// until it is ready.
 package loopback
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // lowest is the lowest port FreeAddr hands out: above the ports that
@@ -70,4 +74,34 @@ func anyAddr() (string, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
+}
+
+// ErrExited is WaitReady's error for a server that exited before it was ready.
+var ErrExited = errors.New("exited before it was ready")
+
+// WaitReady polls u until it answers 200 while the server started for it
+// runs; exited is closed when that server exits. A server that cannot bind
+// its address exits at once, so an answer counts only if the server is
+// still running a moment later: it may have come from another process.
+func WaitReady(u string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				select {
+				case <-exited:
+				case <-time.After(200 * time.Millisecond):
+					return nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return ErrExited
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %s", u, timeout)
 }

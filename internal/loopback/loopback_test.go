@@ -1,9 +1,13 @@
 package loopback
 
 import (
+	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestFreeAddrBelowEphemeralRange(t *testing.T) {
@@ -67,5 +71,34 @@ func TestFirstFreeSkipsPortsInUse(t *testing.T) {
 	// Nothing free: an error, not a busy address.
 	if got, err := firstFree(func() int { return busy }); err == nil {
 		t.Fatalf("firstFree with only a busy port = %s, want an error", got)
+	}
+}
+
+// TestWaitReadyTrustsOnlyItsServer: an answer on the address while the
+// server has exited (it could not bind; another process answers there) is
+// not readiness.
+func TestWaitReadyTrustsOnlyItsServer(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer other.Close()
+
+	exited := make(chan struct{})
+	close(exited)
+	if err := WaitReady(other.URL+"/-/ready", exited, 5*time.Second); !errors.Is(err, ErrExited) {
+		t.Fatalf("WaitReady with the server gone = %v, want ErrExited", err)
+	}
+	running := make(chan struct{})
+	if err := WaitReady(other.URL+"/-/ready", running, 5*time.Second); err != nil {
+		t.Fatalf("WaitReady with the server running = %v, want ready", err)
+	}
+	// Exiting during the grace period after the answer: not ready either.
+	exiting := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() { close(exiting) })
+	if err := WaitReady(other.URL+"/-/ready", exiting, 5*time.Second); !errors.Is(err, ErrExited) {
+		t.Fatalf("WaitReady with the server exiting after the answer = %v, want ErrExited", err)
+	}
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	if err := WaitReady(notFound.URL+"/-/ready", running, 300*time.Millisecond); err == nil || errors.Is(err, ErrExited) {
+		t.Fatalf("WaitReady on a 404 = %v, want a timeout", err)
 	}
 }
