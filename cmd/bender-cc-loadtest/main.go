@@ -299,7 +299,8 @@ func tryExporter(bin string, extra []string) (*exporterProc, error) {
 	}
 	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(e.exited) }()
-	if err := loopback.WaitReady("http://"+addr+"/-/ready", e.exited, 5*time.Second); err != nil {
+	// The landing page, not /-/ready: --exporter may be a peer exporter without it.
+	if err := loopback.WaitReady("http://"+addr+"/", e.exited, 5*time.Second); err != nil {
 		e.stop()
 		return nil, fmt.Errorf("%s on %s: %w", bin, addr, err)
 	}
