@@ -343,14 +343,11 @@ func (o *openLoop) measureFloor(client *http.Client, controllers int) (time.Dura
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	sim := &exporterProc{cmd: cmd, addr: addr}
-	for range 100 {
-		if resp, err := client.Get("http://" + addr + "/cc/1/rest/full_state"); err == nil {
-			_ = resp.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	sim := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(sim.exited) }()
+	defer sim.stop()
+	if err := loopback.WaitReady("http://"+addr+"/cc/1/rest/full_state", sim.exited, 5*time.Second); err != nil {
+		return 0, fmt.Errorf("%s on %s: %w", o.simulator, addr, err)
 	}
 	d := min(o.duration, 20*time.Second)
 	n := int(o.rate * d.Seconds())

@@ -52,7 +52,7 @@ func main() {
 		fleet.SetFault(id, spec)
 	}
 
-	srv := &http.Server{Addr: *listen, Handler: fleet, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: fleet, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan os.Signal, 1)
 	signal.Notify(done, os.Interrupt, syscall.SIGTERM)
 	go func() {
