@@ -8,12 +8,12 @@ case "$1" in
   remove | 0) ;;
   *) exit 0 ;;
 esac
+# As in postinstall: deb-systemd-invoke honours policy-rc.d; rpm has systemctl.
+invoke() {
+  if command -v deb-systemd-invoke >/dev/null 2>&1; then deb-systemd-invoke "$@"; else systemctl "$@"; fi
+}
 if [ -d /run/systemd/system ]; then
-  if command -v deb-systemd-invoke >/dev/null 2>&1; then
-    deb-systemd-invoke stop "$UNIT" >/dev/null 2>&1 || true # honours policy-rc.d
-  else
-    systemctl stop "$UNIT" >/dev/null 2>&1 || true
-  fi
+  invoke stop "$UNIT" >/dev/null 2>&1 || true
 fi
 if [ "$1" = 0 ] && command -v systemctl >/dev/null 2>&1; then
   systemctl --no-reload disable "$UNIT" >/dev/null 2>&1 || true
