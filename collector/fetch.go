@@ -23,8 +23,11 @@ type Credentials struct {
 }
 
 // ParseTarget turns a probe target into the controller's base URL. It accepts
-// "host", "host:port" and "http(s)://host[:port][/base/path]". Credentials in
-// the URL are refused: they belong in a module, not in scrape configs and logs.
+// "host", "host:port", "host[:port]/base/path" and
+// "http(s)://host[:port][/base/path]"; a path ending in /rest/full_state is
+// taken as its base path (the exporter appends /rest/full_state itself).
+// Credentials in the URL are refused: they belong in a module, not in scrape
+// configs and logs, and no error repeats them.
 func ParseTarget(target string) (*url.URL, error) {
 	s := strings.TrimSpace(target)
 	if s == "" {
@@ -35,29 +38,45 @@ func ParseTarget(target string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid target %q: %w", redactTarget(target), err)
+		if strings.Contains(target, "@") {
+			// url.Parse's message quotes the URL, and parts of it: a
+			// password with / ? # or % in it would be shown.
+			return nil, fmt.Errorf("invalid target %q: not a URL; credentials are not allowed in a target, use a module", RedactTarget(target))
+		}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("invalid target %q: %w", target, err)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("invalid target %q: scheme must be http or https", u.Redacted())
+		return nil, fmt.Errorf("invalid target %q: scheme must be http or https", RedactTarget(target))
 	case u.User != nil:
-		return nil, fmt.Errorf("invalid target %q: credentials in the target are not allowed, use a module", u.Redacted())
+		return nil, fmt.Errorf("invalid target %q: credentials in the target are not allowed, use a module", RedactTarget(target))
 	case u.Hostname() == "":
-		return nil, fmt.Errorf("invalid target %q: no host", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("invalid target %q: no query or fragment allowed", u.Redacted())
+		return nil, fmt.Errorf("invalid target %q: no host", RedactTarget(target))
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return nil, fmt.Errorf("invalid target %q: no query or fragment allowed", RedactTarget(target))
 	}
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), FullStatePath)
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
 }
 
-// redactTarget hides anything that looks like userinfo in an unparseable target.
-func redactTarget(t string) string {
-	if i := strings.LastIndex(t, "@"); i >= 0 {
-		return "xxxxx@" + t[i+1:]
+// RedactTarget hides anything that may be userinfo in a target, parseable
+// or not: everything between the scheme and the last "@".
+func RedactTarget(t string) string {
+	i := strings.LastIndex(t, "@")
+	if i < 0 {
+		return t
 	}
-	return t
+	scheme := ""
+	if j := strings.Index(t[:i], "://"); j >= 0 {
+		scheme = t[:j+3]
+	}
+	return scheme + "xxxxx@" + t[i+1:]
 }
 
 // StatusError is an HTTP answer other than 200 OK.
@@ -71,7 +90,7 @@ func (e *StatusError) Error() string {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		msg += " (wrong or missing credentials: check the module's username and password)"
 	case http.StatusNotFound:
-		msg += " (REST interface disabled on the controller, or wrong base path)"
+		msg += " (REST interface disabled on the controller, or wrong base path: the target is the controller's base URL, the exporter appends " + FullStatePath + ")"
 	}
 	return msg
 }
@@ -143,9 +162,22 @@ func describe(ctx context.Context, err error) error {
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return fmt.Errorf("cannot resolve host: %w", err)
+		return fmt.Errorf("cannot resolve host: %w", QuietDNSError(dnsErr.Name, dnsErr))
 	}
 	return err
+}
+
+// QuietDNSError is err as a *net.DNSError that does not name the resolver
+// (its address is none of a caller's business).
+func QuietDNSError(host string, err error) *net.DNSError {
+	var d *net.DNSError
+	if !errors.As(err, &d) {
+		return &net.DNSError{Err: err.Error(), Name: host}
+	}
+	q := *d
+	q.Server = ""
+	q.UnwrapErr = nil
+	return &q
 }
 
 // Probe fetches and parses one controller's full_state.

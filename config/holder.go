@@ -135,7 +135,7 @@ func (h *Holder) load() (*Snapshot, error) {
 	for name, m := range c.Modules {
 		var dial config_util.DialContextFunc
 		if policy != nil {
-			dial = policy.dialContext
+			dial = policy.dialer(name)
 		}
 		cc := newConnCap(h.MaxConnections, dial)
 		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
@@ -147,7 +147,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		}
 		client.Transport = cc.roundTripper(client.Transport)
 		snap.caps[name] = cc
-		policy.guard(client)
+		policy.guard(client, name)
 		snap.clients[name] = client
 	}
 	return snap, nil

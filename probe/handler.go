@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +40,9 @@ type Handler struct {
 	// flights lets concurrent probes of one controller with one module (an
 	// HA pair of Prometheus servers, dashboards, retries) share one request.
 	flights singleflight.Group
+
+	// refusals bounds the log lines of refused requests.
+	refusals logLimiter
 }
 
 // request is a resolved /probe request.
@@ -48,12 +53,15 @@ type request struct {
 	client             *http.Client
 	labels             prometheus.Labels
 	timeout            time.Duration
+	// failed is set when the probe has failed before it started (a host
+	// name that does not resolve).
+	failed error
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, ref := h.resolve(r)
 	if ref != nil {
-		level.Debug(h.Logger).Log("msg", "Probe refused", "code", ref.code, "reason", ref.reason, "err", ref.err)
+		h.logRefusal(r, ref.code, ref.reason, ref.err)
 		if h.Metrics != nil {
 			h.Metrics.refused.WithLabelValues(ref.reason).Inc()
 		}
@@ -64,7 +72,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connection and the answer's memory per waiting probe.
 	if n := h.inFlight.Add(1); h.MaxInFlight > 0 && n > int64(h.MaxInFlight) {
 		h.inFlight.Add(-1)
-		level.Debug(h.Logger).Log("msg", "Probe refused", "code", http.StatusServiceUnavailable, "reason", RefusedOverloaded, "target", req.target)
+		h.logRefusal(r, http.StatusServiceUnavailable, RefusedOverloaded, fmt.Errorf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight))
 		if h.Metrics != nil {
 			h.Metrics.refused.WithLabelValues(RefusedOverloaded).Inc()
 		}
@@ -75,7 +83,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Inc()
 	}
-	res, shared, follower := h.probe(r.Context(), req)
+	var (
+		res              collector.Result
+		shared, follower bool
+	)
+	if req.failed != nil {
+		res.Err = req.failed
+	} else {
+		res, shared, follower = h.probe(r.Context(), req)
+	}
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Dec()
 		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
@@ -140,7 +156,8 @@ type refusal struct {
 func badRequest(err error) *refusal { return &refusal{http.StatusBadRequest, RefusedBadRequest, err} }
 
 // resolve checks the request and finds its target, module, timeout and
-// whether the policy allows it. It makes no connection.
+// whether the policy allows it. It makes no connection; under a policy with
+// networks it resolves a host name that is not allowed by name.
 func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 	cfg := h.Config.Get()
 	q := r.URL.Query()
@@ -164,20 +181,29 @@ func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 	}
 	req.module = cfg.Modules[req.moduleName]
 	if req.module == nil {
-		return nil, &refusal{http.StatusBadRequest, RefusedUnknownModule, fmt.Errorf("unknown module %q", req.moduleName)}
+		return nil, &refusal{http.StatusBadRequest, RefusedUnknownModule,
+			fmt.Errorf("unknown module %q: the configured modules are %s", req.moduleName, strings.Join(cfg.ModuleNames(), ", "))}
 	}
 	req.client = cfg.Client(req.moduleName)
 	var err error
 	if req.base, err = collector.ParseTarget(address); err != nil {
 		return nil, badRequest(err)
 	}
-	if !named {
-		if err := cfg.Policy.CheckURL(r.Context(), req.base); err != nil {
-			return nil, &refusal{http.StatusForbidden, RefusedNotAllowed, fmt.Errorf("target %q refused: %w", req.target, err)}
-		}
-	}
 	if req.timeout, err = timeout(r, time.Duration(req.module.Timeout), h.TimeoutOffset); err != nil {
 		return nil, badRequest(err)
+	}
+	if !named {
+		ctx, cancel := context.WithTimeout(r.Context(), req.timeout)
+		defer cancel()
+		err := cfg.Policy.CheckURL(ctx, req.base, req.moduleName)
+		var dnsErr *net.DNSError
+		switch {
+		case errors.As(err, &dnsErr):
+			// A name that does not resolve reaches nothing: a failed probe.
+			req.failed = fmt.Errorf("cannot resolve host: %w", err)
+		case err != nil:
+			return nil, &refusal{http.StatusForbidden, RefusedNotAllowed, fmt.Errorf("target %q refused: %w", collector.RedactTarget(req.target), err)}
+		}
 	}
 	return req, nil
 }

@@ -58,6 +58,7 @@ func TestAllowedTargets(t *testing.T) {
 	allowed := newCountingServer(t, "127.0.0.1", ok)
 	refused := newCountingServer(t, "127.0.0.2", ok)
 	named := newCountingServer(t, "127.0.0.3", ok)
+	unlisted := newCountingServer(t, "127.0.0.4", ok)
 	redirector := newCountingServer(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, refused.URL+"/rest/full_state", http.StatusFound)
 	})
@@ -69,7 +70,7 @@ probe:
 targets:
   - {name: garage, address: '%s'}
   - {name: shed, address: '%s'}
-`, named.URL, refused.URL))
+`, named.URL, unlisted.URL))
 
 	for _, tt := range []struct {
 		name, target string
@@ -78,17 +79,21 @@ targets:
 	}{
 		{"allowed network", allowed.URL, 200, "bender_cc_up 1", ""},
 		{"allowed configured name", "garage", 200, "bender_cc_up 1", ""},
-		{"refused address", refused.URL, 403, "", "address 127.0.0.2 is not in probe.allowed_targets"},
+		{"refused address says what to add", refused.URL, 403, "", "address 127.0.0.2 is not in probe.allowed_targets: add it, or a network containing its address"},
 		{"named target's endpoint by address", named.URL, 200, "bender_cc_up 1", ""},
 		{"another port of the named target's host", "http://" + namedHost + ":" + otherPort, 403, "", "address 127.0.0.3 is not in probe.allowed_targets"},
-		{"configured name not listed", "shed", 403, "", `target "shed" is not in probe.allowed_targets`},
-		{"unresolvable host name", "nowhere.invalid", 403, "", "cannot be resolved"},
+		// The targets of the operator's own file are the operator's.
+		{"configured name not listed", "shed", 200, "bender_cc_up 1", ""},
+		{"configured name's address not listed", unlisted.URL + "/", 200, "bender_cc_up 1", ""},
+		// A name that resolves to nothing reaches nothing: a failed probe, so
+		// that bender_cc_up 0 and the unreachable alert say so.
+		{"unresolvable host name", "nowhere.invalid", 200, "bender_cc_up 0", ""},
 		{"redirect out of the allowed set", redirector.URL, 200, "bender_cc_up 0", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out := probe(t, h, "target="+tt.target, nil)
 			if code != tt.code || !strings.Contains(out, tt.up) || !strings.Contains(out, tt.msg) {
-				t.Errorf("got %d %q, want %d with %q %q", code, out, tt.code, tt.up, tt.msg)
+				t.Errorf("got %d %.300q, want %d with %q %q", code, out, tt.code, tt.up, tt.msg)
 			}
 		})
 	}
@@ -99,25 +104,65 @@ targets:
 		metric prometheus.Counter
 		want   float64
 	}{
-		{h.Metrics.refused.WithLabelValues(RefusedNotAllowed), 4},
-		{h.Metrics.probes.WithLabelValues("default", ResultSuccess), 3},
+		{h.Metrics.refused.WithLabelValues(RefusedNotAllowed), 2},
+		{h.Metrics.probes.WithLabelValues("default", ResultSuccess), 5},
+		{h.Metrics.probes.WithLabelValues("default", ResultDNS), 1},
 		{h.Metrics.probes.WithLabelValues("default", ResultRedirectRefused), 1},
 	} {
 		if got := testutil.ToFloat64(c.metric); got != c.want {
 			t.Errorf("%s = %g, want %g", c.metric.Desc(), got, c.want)
 		}
 	}
+	// Refusals are logged at the default level, with what to add.
+	for _, want := range []string{
+		`level=warn msg="Probe request refused" code=403 reason=not_allowed target=` + refused.URL,
+		`level=warn msg="Probe failed" target=nowhere.invalid module=default`,
+		"redirect not followed: " + refused.URL + "/rest/full_state: ",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
 
-	// A host name is judged by the addresses it resolves to.
+	// A host name is judged by the addresses it resolves to, and the
+	// refusal does not say what they are.
 	strict, _ := newHandler(t, "probe: {allowed_targets: [192.0.2.0/24]}")
 	_, port, _ := net.SplitHostPort(allowed.Addr)
 	before := allowed.conns.Load()
 	code, out := probe(t, strict, "target=localhost:"+port, nil)
-	if code != 403 || !strings.Contains(out, "host localhost resolves to") || allowed.conns.Load() != before {
+	if code != 403 || !strings.Contains(out, "host localhost is not in probe.allowed_targets") ||
+		strings.Contains(out, "127.0.0.1") || strings.Contains(out, "::1") || allowed.conns.Load() != before {
 		t.Errorf("localhost under a policy without loopback: %d %q", code, out)
 	}
-	if !strings.Contains(logs.String(), "redirect not followed: "+refused.URL+"/rest/full_state: ") {
-		t.Errorf("redirect refusal not logged:\n%s", logs.String())
+}
+
+// TestRefusalsSayWhatToDo: a refused request's answer and log line tell
+// the operator what to change, and the log is not flooded.
+func TestRefusalsSayWhatToDo(t *testing.T) {
+	h, logs := newHandler(t, `
+modules: {default: {}, operator: {}}
+probe: {allowed_targets: [127.0.0.1/32]}
+`)
+	for _, tt := range []struct{ query, msg string }{
+		{"module=default", "target parameter is missing"},
+		{"target=127.0.0.1&module=nosuch", `unknown module "nosuch": the configured modules are default, operator`},
+		{"target=ftp://127.0.0.1", "scheme must be http or https"},
+		{"target=127.0.0.9", "add it, or a network containing its address, to probe.allowed_targets, or configure the controller under targets"},
+	} {
+		code, out := probe(t, h, tt.query, nil)
+		if code < 400 || !strings.Contains(out, tt.msg) {
+			t.Errorf("%s: %d %q, want %q", tt.query, code, out, tt.msg)
+		}
+		if !strings.Contains(logs.String(), strings.ReplaceAll(tt.msg, `"`, `\"`)) {
+			t.Errorf("%s: not logged at the default level:\n%s", tt.query, logs.String())
+		}
+	}
+	logs.Reset()
+	for range 200 {
+		probe(t, h, "target=127.0.0.9", nil)
+	}
+	if n := strings.Count(logs.String(), "Probe request refused"); n > refusalLogBurst {
+		t.Errorf("200 refusals in a row gave %d log lines, want at most %d", n, refusalLogBurst)
 	}
 }
 
@@ -255,5 +300,60 @@ func TestDebugViewLines(t *testing.T) {
 	_, out = probe(t, h, "target="+ctl.URL+"&debug=true", nil)
 	if want := `→ bender_cc_error{error="0x01"} = 1, bender_cc_error{error="0x20"} = 1, bender_cc_errors = 2`; !strings.Contains(out, want) {
 		t.Errorf("debug view lacks %q:\n%s", want, out)
+	}
+}
+
+// TestProxyIsNoTarget: a module's proxy is where that module's client
+// connects, not a target: no module may send a probe (and its password)
+// to the proxy's address, by target or by redirect, and a host name goes
+// through a proxy only when it is allowed by name (the proxy resolves it).
+func TestProxyIsNoTarget(t *testing.T) {
+	ok := serveFixture(t, "fw5.22.1_mennekes.txt")
+	var (
+		mu        sync.Mutex
+		passwords []string
+	)
+	proxy := newCountingServer(t, "127.0.0.2", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		passwords = append(passwords, r.Header.Get("Password"))
+		mu.Unlock()
+		ok(w, r)
+	})
+	ctrl := newCountingServer(t, "127.0.0.1", ok)
+	redirector := newCountingServer(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, proxy.URL+"/rest/full_state", http.StatusFound)
+	})
+	_, ctrlPort, _ := net.SplitHostPort(ctrl.Addr)
+	h, _ := newHandler(t, fmt.Sprintf(`
+modules:
+  operator: {username: operator, password: s3cret-PASS}
+  viaproxy: {username: operator, password: s3cret-PASS, http_client_config: {proxy_url: '%s'}}
+probe: {allowed_targets: [127.0.0.1/32]}
+`, proxy.URL))
+	for _, tt := range []struct {
+		query string
+		code  int
+		up    string
+	}{
+		{"module=operator&target=" + proxy.Addr, 403, ""},
+		{"module=operator&target=" + proxy.URL + "/any/path", 403, ""},
+		{"module=viaproxy&target=" + proxy.Addr, 403, ""},
+		{"module=operator&target=" + redirector.URL, 200, "bender_cc_up 0"},
+		{"module=viaproxy&target=localhost:" + ctrlPort, 403, ""},
+	} {
+		code, out := probe(t, h, tt.query, nil)
+		if code != tt.code || !strings.Contains(out, tt.up) {
+			t.Errorf("%s: %d %.200q, want %d %q", tt.query, code, out, tt.code, tt.up)
+		}
+	}
+	if n := proxy.conns.Load(); n != 0 {
+		t.Fatalf("the proxy got %d connections from refused probes (passwords %q)", n, passwords)
+	}
+	// The proxy still serves its own module's allowed targets.
+	if code, out := probe(t, h, "module=viaproxy&target="+ctrl.Addr, nil); code != 200 || !strings.Contains(out, "bender_cc_up 1") {
+		t.Errorf("probe through the proxy: %d %.200q", code, out)
+	}
+	if ctrl.reqs.Load() != 0 || proxy.reqs.Load() != 1 {
+		t.Errorf("through the proxy: controller saw %d requests, proxy %d; want 0 and 1", ctrl.reqs.Load(), proxy.reqs.Load())
 	}
 }
