@@ -24,6 +24,10 @@ func TestParseTarget(t *testing.T) {
 		{in: "http://cc/?x=1", err: "no query or fragment"},
 		{in: "http://", err: "no host"},
 		{in: "http://a b@c:xx", err: "invalid target"},
+		// The exporter appends /rest/full_state itself; a target with it is its base URL.
+		{in: "http://127.0.0.1:8081/cc/7/rest/full_state", want: "http://127.0.0.1:8081/cc/7"},
+		{in: "192.0.2.10/rest/full_state/", want: "http://192.0.2.10"},
+		{in: "127.0.0.1:8081/cc/7", want: "http://127.0.0.1:8081/cc/7"},
 	}
 	for _, tt := range tests {
 		u, err := ParseTarget(tt.in)
@@ -38,6 +42,32 @@ func TestParseTarget(t *testing.T) {
 		}
 		if err != nil || u.String() != tt.want {
 			t.Errorf("ParseTarget(%q) = %v, %v; want %s", tt.in, u, err, tt.want)
+		}
+	}
+}
+
+// TestParseTargetNeverEchoesCredentials: however a target with a password
+// in it fails to parse, no part of the password is in the error.
+func TestParseTargetNeverEchoesCredentials(t *testing.T) {
+	for _, pw := range []string{"s3cret-PASS", "s3cret/PASS", "s3cret?PASS", "s3cret#PASS", `s3cret"PASS`, `s3cret\PASS`, "s3cret PASS", "s3cret%zzPASS", "s3cret@PASS"} {
+		for _, target := range []string{
+			"http://operator:" + pw + "@127.0.0.1:9100/%25zz",
+			"http://operator:" + pw + "@127.0.0.1:9100/%zz",
+			"operator:" + pw + "@127.0.0.1:9100",
+			"http://operator:" + pw + "@127.0.0.1:xx",
+			"ftp://operator:" + pw + "@127.0.0.1",
+			"http://operator:" + pw + "@127.0.0.1/?q",
+		} {
+			_, err := ParseTarget(target)
+			if err == nil {
+				t.Errorf("ParseTarget(%q) accepted credentials", target)
+				continue
+			}
+			for _, part := range []string{"s3cret", "PASS"} {
+				if strings.Contains(err.Error(), part) {
+					t.Errorf("ParseTarget(%q) error shows the password: %v", target, err)
+				}
+			}
 		}
 	}
 }
