@@ -190,3 +190,70 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	t.Logf("1,000 probes, %d requests to the controller", requests.Load())
 }
+
+// TestEchoedPasswordNeverLeaks: a hostile (allowed) controller that puts
+// the Password header it received into its answer — as a state, an
+// identity, an error code, a key, a line that is no key:value, a value
+// that does not parse, a body that is not full_state, an unparseable
+// redirect — gets it into no output: the probe, the debug view, the log at
+// debug level, /metrics.
+func TestEchoedPasswordNeverLeaks(t *testing.T) {
+	const pw = `s3cret-PASS"/?x`
+	var mode atomic.Int64
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.Header.Get("Password")
+		switch mode.Load() {
+		case 0:
+			fmt.Fprintf(w, "conn_state:%[1]s\nocpp_state:%[1]s\ncp_id:%[1]s\ncp_vendor:x%[1]sy\nerrors:%[1]s,other_%[1]s,%[1]s\npower_w:%[1]s\nmeter_wh:1\n", p)
+		case 4:
+			fmt.Fprintf(w, "conn_state:idle\nsome_key_%[1]s:1\n%[1]s:1\n%[1]s\n", p)
+		case 1:
+			fmt.Fprintf(w, `{"password": %q}`, p)
+		case 2:
+			w.Header().Set("Location", "http://[::1%25"+p+"/")
+			w.WriteHeader(http.StatusFound)
+		case 3:
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, "<html>wrong password %s</html>", p)
+		}
+	}))
+	defer ctl.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(path, []byte("modules: {operator: {username: operator, password_file: pw}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.LogBuffer{}
+	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowDebug())
+	reg := prometheus.NewRegistry()
+	holder := config.NewHolder(path, "test", reg)
+	if err := holder.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, logger, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answers strings.Builder
+	for m := range int64(5) {
+		mode.Store(m)
+		for _, p := range []string{"/probe?module=operator&target=" + ctl.URL, "/probe?module=operator&debug=true&target=" + ctl.URL} {
+			code, out := get(t, mux, http.MethodGet, p)
+			fmt.Fprintf(&answers, "mode %d %s: %d\n%s\n", m, p, code, out)
+		}
+	}
+	_, out := get(t, mux, http.MethodGet, "/metrics")
+	answers.WriteString(out)
+	if !strings.Contains(answers.String(), `bender_cc_connection_state{state="<secret>"} 1`) {
+		t.Fatalf("the hostile controller was not probed as meant:\n%s", answers.String())
+	}
+	all := answers.String() + logs.String()
+	for _, form := range []string{"s3cret", `s3cret-PASS\"`, "s3cret-PASS%22"} {
+		if i := strings.Index(all, form); i >= 0 {
+			t.Errorf("output shows the password (%q): …%s…", form, all[max(0, i-300):min(len(all), i+100)])
+		}
+	}
+}

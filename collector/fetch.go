@@ -180,7 +180,8 @@ func QuietDNSError(host string, err error) *net.DNSError {
 	return &q
 }
 
-// Probe fetches and parses one controller's full_state.
+// Probe fetches and parses one controller's full_state. Whatever the
+// controller answers, the password of cred is in no part of the result.
 func Probe(ctx context.Context, client *http.Client, base *url.URL, cred *Credentials) Result {
 	start := time.Now()
 	status, body, err := Fetch(ctx, client, base, cred)
@@ -188,5 +189,9 @@ func Probe(ctx context.Context, client *http.Client, base *url.URL, cred *Creden
 	if err == nil {
 		st, err = Parse(body)
 	}
-	return Result{State: st, Err: err, Duration: time.Since(start), Status: status, Body: body}
+	r := Result{State: st, Err: err, Duration: time.Since(start), Status: status, Body: body}
+	if cred != nil {
+		redactSecret(&r, cred.Password)
+	}
+	return r
 }
