@@ -42,7 +42,8 @@ func run(args []string, stderr io.Writer) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for Bender/ebee charge controllers (Legacy REST API).")
 	var (
 		configFile    = app.Flag("config.file", "Configuration file; without one only the default module exists.").Default("").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		configCheck   = app.Flag("config.check", "Validate the configuration file, read every module's password_file and password_env, and exit (non-zero when anything fails).").Bool()
+		checkSecrets  = app.Flag("config.check-secrets", "With --config.check: also read the modules' secrets. --no-config.check-secrets checks the file's structure only, for a machine without the secrets (CI, a build host).").Default("true").Bool()
 		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
 		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (0: no limit).").Default("4096").Int()
 		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
@@ -65,8 +66,13 @@ func run(args []string, stderr io.Writer) int {
 			level.Error(logger).Log("msg", "Configuration is invalid", "file", *configFile, "err", err)
 			return 1
 		}
+		if !*checkSecrets {
+			level.Info(logger).Log("msg", "Configuration is valid; secrets not read (--no-config.check-secrets)", "file", *configFile)
+			return 0
+		}
 		if err := c.ReadSecrets(); err != nil {
-			level.Warn(logger).Log("msg", "Secret files are not readable here; the exporter will refuse to start without them", "err", err)
+			level.Error(logger).Log("msg", "Configuration is valid, but secrets cannot be read: the exporter would fail every probe of these modules. Run the check as the exporter's user, or use --no-config.check-secrets to check the structure only", "file", *configFile, "err", err)
+			return 1
 		}
 		level.Info(logger).Log("msg", "Configuration is valid", "file", *configFile)
 		return 0
@@ -131,6 +137,11 @@ func logLoaded(logger log.Logger, holder *config.Holder, file, msg string) {
 		level.Info(logger).Log("msg", "No config file given (--config.file): only the default module exists, without credentials")
 	} else {
 		level.Info(logger).Log("msg", msg, "file", file)
+	}
+	for _, name := range holder.Get().ModuleNames() {
+		if err := holder.Get().Modules[name].SecretError(); err != nil {
+			level.Warn(logger).Log("msg", "Module cannot be used: every probe with it fails until its secret is readable and the config is reloaded", "module", name, "err", err)
+		}
 	}
 	if holder.Get().Policy == nil {
 		level.Warn(logger).Log("msg", "probe.allowed_targets is not set: /probe fetches from any address this host can reach; list your controllers in the config file (see docs/security.md)")

@@ -247,7 +247,7 @@ func TestEchoedPasswordNeverLeaks(t *testing.T) {
 	}
 	_, out := get(t, mux, http.MethodGet, "/metrics")
 	answers.WriteString(out)
-	if !strings.Contains(answers.String(), `bender_cc_connection_state{state="<secret>"} 1`) {
+	if !strings.Contains(answers.String(), `bender_cc_connection_state{state="<redacted>"} 1`) {
 		t.Fatalf("the hostile controller was not probed as meant:\n%s", answers.String())
 	}
 	all := answers.String() + logs.String()

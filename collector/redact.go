@@ -8,7 +8,7 @@ import (
 )
 
 // SecretMark stands where a controller's answer repeated a module's secret.
-const SecretMark = "<secret>"
+const SecretMark = "<redacted>"
 
 // secretForms are the spellings in which a secret can come back: as sent,
 // URL-escaped (a Location header) and %q-escaped (Go's error messages).

@@ -5,8 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,8 +43,17 @@ type Module struct {
 	Timeout          model.Duration               `yaml:"timeout,omitempty"`
 	HTTPClientConfig config_util.HTTPClientConfig `yaml:"http_client_config,omitempty"`
 
-	password string // resolved from Password, PasswordFile or PasswordEnv by ReadSecrets
+	password  string // resolved from Password, PasswordFile or PasswordEnv by ReadSecrets
+	secretErr error  // why the password could not be resolved
 }
+
+// ErrSecret is wrapped by the error of a module whose password_file or
+// password_env cannot be read: its probes fail without a connection.
+var ErrSecret = errors.New("cannot read its password")
+
+// SecretError says why the module's password could not be read, nil when
+// it could (or the module has none).
+func (m *Module) SecretError() error { return m.secretErr }
 
 // Target is a named controller, probed as /probe?target=<Name>.
 type Target struct {
@@ -84,7 +95,7 @@ func Load(path string) (*Config, error) {
 			return nil, err
 		}
 		if err := yaml.UnmarshalStrict(data, c); err != nil {
-			return nil, fmt.Errorf("parsing %s: %w", path, err)
+			return nil, fmt.Errorf("parsing %s: %w", path, explainYAML(data, err))
 		}
 	}
 	if c.Modules == nil {
@@ -172,27 +183,38 @@ func (c *Config) validateTargets() error {
 
 // ReadSecrets reads every module's password_file or password_env. Load leaves this out so
 // that a config can be checked where the secrets are not (a build machine);
-// the Holder calls it on every (re)load, so a changed file is picked up.
+// the Holder calls it on every (re)load, so a changed file is picked up. A
+// module whose secret cannot be read keeps the error (SecretError) and fails
+// its probes; the returned error joins those of all modules.
 func (c *Config) ReadSecrets() error {
-	for name, m := range c.Modules {
-		m.password = string(m.Password)
-		if m.PasswordEnv != "" {
-			v, ok := os.LookupEnv(m.PasswordEnv)
-			if !ok || v == "" {
-				return fmt.Errorf("module %q: password_env: environment variable %s is not set", name, m.PasswordEnv)
-			}
-			m.password = v
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		m := c.Modules[name]
+		m.password, m.secretErr = m.readSecret()
+		if m.secretErr != nil {
+			m.secretErr = fmt.Errorf("module %q: %w: %w", name, ErrSecret, m.secretErr)
+			errs = append(errs, m.secretErr)
 		}
-		if m.PasswordFile == "" {
-			continue
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Module) readSecret() (string, error) {
+	switch {
+	case m.PasswordEnv != "":
+		v, ok := os.LookupEnv(m.PasswordEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("password_env: environment variable %s is not set", m.PasswordEnv)
 		}
+		return v, nil
+	case m.PasswordFile != "":
 		b, err := os.ReadFile(m.PasswordFile)
 		if err != nil {
-			return fmt.Errorf("module %q: reading password_file: %w", name, err)
+			return "", fmt.Errorf("reading password_file: %w", err)
 		}
-		m.password = strings.TrimRight(string(b), "\r\n")
+		return strings.TrimRight(string(b), "\r\n"), nil
 	}
-	return nil
+	return string(m.Password), nil
 }
 
 // Target returns the configured target with that name.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,8 +78,14 @@ func TestModuleDefaults(t *testing.T) {
 
 func TestInvalidConfigs(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, msg string }{
-		{"unknown field names the line", "modules:\n  default:\n    timeout: 5s\n    pasword: x\n", "line 4: field pasword not found"},
-		{"unknown top-level field", "module: {}\n", "field module not found"},
+		{"unknown field names the line", "modules:\n  default:\n    timeout: 5s\n    pasword: x\n", `line 4: modules.default: unknown field "pasword" (did you mean "password"?); valid fields: username, password, password_file, password_env, timeout, http_client_config`},
+		{"unknown field, swapped letters", "modules:\n  default:\n    timeuot: 5s\n", `line 3: modules.default: unknown field "timeuot" (did you mean "timeout"?)`},
+		{"unknown top-level field", "module: {}\n", `line 1: top level: unknown field "module" (did you mean "modules"?); valid fields: modules, targets, probe`},
+		{"unknown field in flow style", "modules: {m: {http_client_config: {tls_config: {insecure_skip_veryfy: true}}}}", `line 1: modules.m.http_client_config.tls_config: unknown field "insecure_skip_veryfy" (did you mean "insecure_skip_verify"?)`},
+		{"unknown inline field of http_client_config", "modules: {m: {http_client_config: {proxy_ulr: 'http://p'}}}", `modules.m.http_client_config: unknown field "proxy_ulr" (did you mean "proxy_url"?)`},
+		{"unknown probe field", "probe:\n  allowed_target: [x]\n", `line 2: probe: unknown field "allowed_target" (did you mean "allowed_targets"?); valid fields: allowed_targets`},
+		{"unknown target field", "targets:\n  - name: a\n    adress: x\n", `line 3: targets[0]: unknown field "adress" (did you mean "address"?); valid fields: name, address, module, labels`},
+		{"no suggestion when nothing is close", "probe: {zzzzzzzz: 1}", `probe: unknown field "zzzzzzzz"; valid fields: allowed_targets`},
 		{"bad duration", "modules: {default: {timeout: soon}}", "soon"},
 		{"zero timeout", "modules: {default: {timeout: 0s}}", "timeout must be positive"},
 		{"both passwords", "modules: {m: {username: u, password: p, password_file: f}}", "at most one of password, password_file and password_env"},
@@ -134,12 +141,29 @@ func TestFailedReloadKeepsOldConfig(t *testing.T) {
 	}
 }
 
+// TestUnreadableSecretFailsItsModuleOnly: a module whose password_file is
+// missing loads (so that the other modules work), says why, and fails only
+// its own probes; ReadSecrets reports it (--config.check fails on it).
+func TestUnreadableSecretFailsItsModuleOnly(t *testing.T) {
+	h := NewHolder(write(t, t.TempDir(), "c.yml", "modules: {m: {username: u, password_file: /nonexistent/pw}, n: {}}"), "test", nil)
+	if err := h.Reload(); err != nil {
+		t.Fatalf("a missing password file stopped the whole config: %v", err)
+	}
+	err := h.Get().Modules["m"].SecretError()
+	if !errors.Is(err, ErrSecret) || !strings.Contains(err.Error(), `module "m": cannot read its password: reading password_file: open /nonexistent/pw`) {
+		t.Errorf("SecretError: %v", err)
+	}
+	if h.Get().Modules["n"].SecretError() != nil || h.Get().Modules["default"].SecretError() != nil {
+		t.Error("modules without secrets have a secret error")
+	}
+}
+
 func TestMissingPasswordFile(t *testing.T) {
 	c, err := Load(write(t, t.TempDir(), "c.yml", "modules: {m: {username: u, password_file: /nonexistent/pw}}"))
 	if err != nil {
 		t.Fatalf("Load reads no secrets, yet: %v", err)
 	}
-	if err := c.ReadSecrets(); err == nil || !strings.Contains(err.Error(), `module "m": reading password_file`) {
+	if err := c.ReadSecrets(); err == nil || !strings.Contains(err.Error(), `module "m": cannot read its password: reading password_file`) {
 		t.Errorf("ReadSecrets: %v", err)
 	}
 }
@@ -182,7 +206,7 @@ func TestPolicyConfig(t *testing.T) {
 		{"probe: {allowed_targets: [192.0.2.0/24, 198.51.100.7, 2001:db8::/32, cc.example.net]}", ""},
 		{"probe: {allowed_targets: ['http://x/']}", "is not a target name, network, address or host name"},
 		{"probe: {allowed_targets: [garage]}\ntargets: [{name: garage, address: 'http://192.0.2.50'}]", ""},
-		{"probe: {allowed_taregts: [x]}", "field allowed_taregts not found"},
+		{"probe: {allowed_taregts: [x]}", `probe: unknown field "allowed_taregts" (did you mean "allowed_targets"?)`},
 	} {
 		_, err := Load(write(t, t.TempDir(), "c.yml", tt.yaml))
 		if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {

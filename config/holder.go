@@ -124,9 +124,9 @@ func (h *Holder) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.ReadSecrets(); err != nil {
-		return nil, err
-	}
+	// A module whose secret cannot be read fails its own probes (see
+	// Module.SecretError); the other modules work.
+	_ = c.ReadSecrets()
 	policy, err := c.compilePolicy()
 	if err != nil {
 		return nil, err

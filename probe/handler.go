@@ -205,6 +205,10 @@ func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 			return nil, &refusal{http.StatusForbidden, RefusedNotAllowed, fmt.Errorf("target %q refused: %w", collector.RedactTarget(req.target), err)}
 		}
 	}
+	if err := req.module.SecretError(); err != nil {
+		// Without its password the module sends nothing: a failed probe.
+		req.failed = err
+	}
 	return req, nil
 }
 

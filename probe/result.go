@@ -28,6 +28,7 @@ const (
 	ResultTruncated        = "truncated"
 	ResultRedirectRefused  = "redirect_refused"
 	ResultNotAllowed       = "not_allowed"
+	ResultSecret           = "secret_unreadable"
 	ResultOther            = "other"
 )
 
@@ -35,7 +36,7 @@ const (
 var Results = []string{
 	ResultSuccess, ResultTimeout, ResultConnectionFailed, ResultDNS, ResultTLS,
 	ResultUnauthorized, ResultRESTDisabled, ResultHTTPStatus, ResultNotFullState,
-	ResultTooLarge, ResultTruncated, ResultRedirectRefused, ResultNotAllowed, ResultOther,
+	ResultTooLarge, ResultTruncated, ResultRedirectRefused, ResultNotAllowed, ResultSecret, ResultOther,
 }
 
 // Classify names the outcome of a probe from its error. The order matters:
@@ -54,6 +55,8 @@ func classifyError(err error) string {
 		netErr net.Error
 	)
 	switch {
+	case errors.Is(err, config.ErrSecret):
+		return ResultSecret
 	case errors.Is(err, config.ErrRedirect):
 		return ResultRedirectRefused
 	case errors.Is(err, config.ErrNotAllowed):
