@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	yaml3 "go.yaml.in/yaml/v3"
 	"go.yaml.in/yaml/v2"
+	yaml3 "go.yaml.in/yaml/v3"
 )
 
 // unknownField is how the YAML decoder reports a field a type lacks.
