@@ -170,7 +170,34 @@ func routes(holder *config.Holder, reg *prometheus.Registry, ph *probe.Handler, 
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 		}
 	})
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	// Two landing pages, chosen per request: the one for an open /probe
+	// warns, and a reload can open or close it.
+	restricted, err := landingPage("")
+	if err != nil {
+		return nil, err
+	}
+	open, err := landingPage(`<p class="warning"><strong>Warning:</strong> <code>probe.allowed_targets</code> is not set:
+/probe fetches from any address this host can reach, and sends a module's password there.
+List your controllers in the config file (<a href="` + docsURL + `#restrict-probe">how</a>).</p>`)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if holder.Get().Policy == nil {
+			open.ServeHTTP(w, r)
+		} else {
+			restricted.ServeHTTP(w, r)
+		}
+	}))
+	return mux, nil
+}
+
+// docsURL is where the documentation is.
+const docsURL = "https://github.com/bender-cc/bender_cc_exporter/blob/main/README.md"
+
+// landingPage is the page at /: a probe form, links, and extra HTML.
+func landingPage(extra string) (*web.LandingPageHandler, error) {
+	return web.NewLandingPage(web.LandingConfig{
 		Name:        "Bender CC Exporter",
 		Description: "Prometheus exporter for Bender/ebee charge controllers (Legacy REST API)",
 		Version:     version.Info(),
@@ -178,21 +205,20 @@ func routes(holder *config.Holder, reg *prometheus.Registry, ph *probe.Handler, 
 		Form: web.LandingForm{
 			Action: "/probe",
 			Inputs: []web.LandingFormInput{
-				{Label: "Target", Type: "text", Name: "target", Placeholder: "http://192.0.2.10 or a configured name"},
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "http://192.0.2.10, 192.0.2.10:8080/base or a configured name"},
 				{Label: "Module", Type: "text", Name: "module", Value: config.DefaultModule},
+				{Label: "Debug view (request, answer, every line explained)", Type: "checkbox", Name: "debug", Value: "true"},
 			},
 		},
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Exporter metrics"},
 			{Address: "/sd", Text: "Configured targets (Prometheus HTTP service discovery)"},
 			{Address: "/-/healthy", Text: "Health"},
+			{Address: docsURL, Text: "Documentation"},
 		},
+		ExtraCSS:  `input[type="text"] { width: 36em; max-width: 90%; } .warning { color: #a00; }`,
+		ExtraHTML: extra,
 	})
-	if err != nil {
-		return nil, err
-	}
-	mux.Handle("/", landing)
-	return mux, nil
 }
 
 // newLogger builds the go-kit logger and, from it, the *slog.Logger that

@@ -173,3 +173,38 @@ func TestLogLines(t *testing.T) {
 		t.Errorf("a config file with a policy: %s", s)
 	}
 }
+
+// TestLandingPage: the page at / has a target field wide enough for its
+// example, a debug checkbox and a link to the docs, and warns while /probe
+// is open — also after a reload opens it.
+func TestLandingPage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yml")
+	_ = os.WriteFile(path, []byte("probe: {allowed_targets: [192.0.2.0/24]}"), 0o600)
+	reg := prometheus.NewRegistry()
+	holder := config.NewHolder(path, "test", reg)
+	if err := holder.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	logger := log.NewNopLogger()
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger}, logger, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page := get(t, mux, http.MethodGet, "/")
+	for _, want := range []string{`<input type="checkbox" name="debug" placeholder="" value="true">`, `input[type="text"] { width: 36em;`, docsURL} {
+		if !strings.Contains(page, want) {
+			t.Errorf("landing page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "Warning:") {
+		t.Error("landing page warns although /probe is restricted")
+	}
+	_ = os.WriteFile(path, []byte("modules: {default: {}}"), 0o600)
+	if err := holder.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := get(t, mux, http.MethodGet, "/"); !strings.Contains(page, "<strong>Warning:</strong> <code>probe.allowed_targets</code> is not set") {
+		t.Error("landing page does not warn while /probe is open")
+	}
+}

@@ -48,7 +48,13 @@ if [ -d /run/systemd/system ]; then
     invoke start "$UNIT" || true
   fi
 fi
-if { [ "$1" = configure ] && [ -z "$2" ]; } || [ "$1" = 1 ]; then
+if ! [ -d /run/systemd/system ]; then
+  # A container, WSL without systemd, a chroot: nothing runs the service.
+  echo "bender_cc_exporter: systemd is not running here, so the service was NOT started."
+  echo "  Run it by hand as its user (or with your init system):"
+  echo "    . /etc/default/bender_cc_exporter"
+  echo "    runuser -u bender_cc_exporter -- /usr/bin/bender_cc_exporter --config.file=/etc/bender_cc_exporter/config.yml \$ARGS"
+elif { [ "$1" = configure ] && [ -z "$2" ]; } || [ "$1" = 1 ]; then
   echo "bender_cc_exporter: listens on localhost:9955 until you change /etc/default/bender_cc_exporter;"
   echo "  list your controllers in probe.allowed_targets of /etc/bender_cc_exporter/config.yml first."
 fi

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,7 +53,7 @@ func writeDebug(w http.ResponseWriter, req *request, res collector.Result, share
 	if res.Status != 0 {
 		fmt.Fprintf(&b, "  HTTP %d %s\n", res.Status, http.StatusText(res.Status))
 	}
-	fmt.Fprintf(&b, "  duration %.3fs\n", res.Duration.Seconds())
+	fmt.Fprintf(&b, "  duration %s\n", res.Duration.Round(time.Microsecond)) // 412µs, 1.203456s
 	if res.Err != nil {
 		fmt.Fprintf(&b, "  error: %s\n", res.Err) // errors carry URLs, never header values
 	}

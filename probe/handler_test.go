@@ -350,3 +350,22 @@ func BenchmarkProbeMetrics(b *testing.B) {
 		m.observe("default", Classify(nil), 1234*time.Microsecond, false)
 	}
 }
+
+// TestDebugViewDuration: a sub-millisecond probe's duration is shown as
+// what it is, not as 0.000s.
+func TestDebugViewDuration(t *testing.T) {
+	body, err := os.ReadFile("../testdata/fw5.22.1_mennekes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := controller(t, body)
+	h, _ := newHandler(t, "")
+	_, out := probe(t, h, "debug=true&target="+ctl.URL, nil)
+	m := regexp.MustCompile(`(?m)^  duration (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no duration line:\n%s", out)
+	}
+	if d, err := time.ParseDuration(m[1]); err != nil || d <= 0 {
+		t.Errorf("duration %q: %v", m[1], err)
+	}
+}

@@ -95,6 +95,13 @@ done
 deb=$(ls "$dist"/${PKG}_*_amd64.deb)
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1 || fail "dpkg -i $deb"
 ok "dpkg -i: $(grep -c . "$work/dpkg-i.log") lines of output, exit 0"
+if ! [ -d /run/systemd/system ]; then
+  # Here (a container) nothing starts the service: the postinst must say so, and how to run it.
+  grep -qF "systemd is not running here, so the service was NOT started" "$work/dpkg-i.log" &&
+    grep -qF "runuser -u $NAME -- /usr/bin/$NAME --config.file=/etc/$NAME/config.yml \$ARGS" "$work/dpkg-i.log" ||
+    { cat "$work/dpkg-i.log" >&2; fail "without systemd, dpkg -i does not say that the service did not start and how to run it"; }
+  ok "without systemd, dpkg -i says the service did not start and how to run it by hand"
+fi
 getent passwd "$NAME" | grep -q ':/usr/sbin/nologin$' || fail "no system user $NAME with nologin shell"
 [ "$(stat -c '%U:%G %a' /etc/$NAME)" = "root:$NAME 750" ] || fail "/etc/$NAME is $(stat -c '%U:%G %a' /etc/$NAME)"
 [ -L /etc/systemd/system/multi-user.target.wants/$NAME.service ] || fail "the service was not enabled"

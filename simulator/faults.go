@@ -53,6 +53,19 @@ func (s *FaultSpec) String() string {
 }
 
 // ParseFault reads "500", "html", "latency:2s" ….
+// FaultModes lists the modes ParseFault accepts, as a user writes them:
+// transport faults first, then device faults.
+func FaultModes() []string {
+	names := make([]string, len(faultModes))
+	for i, m := range faultModes {
+		names[i] = string(m)
+		if m == FaultLatency {
+			names[i] += ":<duration>"
+		}
+	}
+	return names
+}
+
 func ParseFault(s string) (*FaultSpec, error) {
 	mode, arg, _ := strings.Cut(s, ":")
 	spec := &FaultSpec{Mode: FaultMode(mode)}
