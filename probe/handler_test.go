@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,5 +368,36 @@ func TestDebugViewDuration(t *testing.T) {
 	}
 	if d, err := time.ParseDuration(m[1]); err != nil || d <= 0 {
 		t.Errorf("duration %q: %v", m[1], err)
+	}
+}
+
+// TestDocsSeriesPerController: the sizing in docs/scaling.md counts what a
+// probe really returns (the golden files), not the document's lines.
+func TestDocsSeriesPerController(t *testing.T) {
+	doc, err := os.ReadFile("../docs/scaling.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`a probe returns (\d+)–(\d+) samples`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/scaling.md does not say how many samples a probe returns")
+	}
+	lo, _ := strconv.Atoi(string(m[1]))
+	hi, _ := strconv.Atoi(string(m[2]))
+	files, _ := filepath.Glob("../testdata/*.prom")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if !strings.HasPrefix(line, "#") {
+				n++
+			}
+		}
+		if n < lo || n > hi {
+			t.Errorf("%s: %d samples, docs/scaling.md says %d–%d", f, n, lo, hi)
+		}
 	}
 }
