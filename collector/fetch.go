@@ -167,17 +167,22 @@ func describe(ctx context.Context, err error) error {
 	return err
 }
 
-// QuietDNSError is err as a *net.DNSError that does not name the resolver
-// (its address is none of a caller's business).
+// QuietDNSError is err as a *net.DNSError that says what failed (no such
+// host, a timeout, the lookup failed) but not the resolver's address, which
+// is none of a caller's business.
 func QuietDNSError(host string, err error) *net.DNSError {
+	q := &net.DNSError{Err: "lookup failed", Name: host}
 	var d *net.DNSError
-	if !errors.As(err, &d) {
-		return &net.DNSError{Err: err.Error(), Name: host}
+	if errors.As(err, &d) {
+		q.Name, q.IsNotFound, q.IsTimeout, q.IsTemporary = d.Name, d.IsNotFound, d.IsTimeout, d.IsTemporary
+		switch {
+		case d.IsNotFound:
+			q.Err = "no such host"
+		case d.IsTimeout:
+			q.Err = "timeout"
+		}
 	}
-	q := *d
-	q.Server = ""
-	q.UnwrapErr = nil
-	return &q
+	return q
 }
 
 // Probe fetches and parses one controller's full_state. Whatever the

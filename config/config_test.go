@@ -1,10 +1,14 @@
 package config
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,5 +216,41 @@ func TestPolicyConfig(t *testing.T) {
 		if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s: got %v, want %q", tt.yaml, err, tt.err)
 		}
+	}
+}
+
+// TestPolicyLookups: a caller's host name is looked up only when the
+// policy has networks to compare its addresses with; a refusal does not
+// say what it resolved to, and a lookup error does not name the resolver.
+func TestPolicyLookups(t *testing.T) {
+	var lookups atomic.Int64
+	old := resolver
+	resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+		lookups.Add(1)
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.UDPAddr{IP: net.IPv4(192, 0, 2, 53), Port: 53}, Err: errors.New("refused")}
+	}}
+	t.Cleanup(func() { resolver = old })
+	load := func(yml string) *Policy {
+		c, err := Load(write(t, t.TempDir(), "c.yml", yml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := c.compilePolicy()
+		return p
+	}
+	u, _ := url.Parse("http://evil.example:80")
+
+	names := load("probe: {allowed_targets: [cc.example.net]}")
+	if err := names.CheckURL(context.Background(), u, "default"); !errors.Is(err, ErrNotAllowed) || lookups.Load() != 0 {
+		t.Errorf("names only: %v after %d lookups, want a refusal without a lookup", err, lookups.Load())
+	}
+	nets := load("probe: {allowed_targets: [192.0.2.0/24]}")
+	err := nets.CheckURL(context.Background(), u, "default")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || lookups.Load() == 0 {
+		t.Errorf("with networks: %v after %d lookups, want a DNS error after a lookup", err, lookups.Load())
+	}
+	if err != nil && (strings.Contains(err.Error(), "192.0.2.53") || strings.Contains(err.Error(), ":53")) {
+		t.Errorf("the error names the resolver: %v", err)
 	}
 }

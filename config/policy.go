@@ -142,6 +142,9 @@ func (p *Policy) allowsIP(ip netip.Addr) bool {
 	return false
 }
 
+// resolver looks host names up; tests replace it.
+var resolver = net.DefaultResolver
+
 // howToAllow ends every refusal: what the operator adds to allow it.
 const howToAllow = "add it, or a network containing its address, to probe.allowed_targets, or configure the controller under targets"
 
@@ -168,7 +171,7 @@ func (p *Policy) resolve(ctx context.Context, host string, viaProxy bool) ([]net
 		// Nothing to compare addresses with: no lookup for a caller's name.
 		return nil, fmt.Errorf("host %s is %w: add the host name to probe.allowed_targets, or configure the controller under targets", host, ErrNotAllowed)
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, collector.QuietDNSError(host, err)
 	}
