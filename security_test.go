@@ -204,17 +204,17 @@ func TestEchoedPasswordNeverLeaks(t *testing.T) {
 		p := r.Header.Get("Password")
 		switch mode.Load() {
 		case 0:
-			fmt.Fprintf(w, "conn_state:%[1]s\nocpp_state:%[1]s\ncp_id:%[1]s\ncp_vendor:x%[1]sy\nerrors:%[1]s,other_%[1]s,%[1]s\npower_w:%[1]s\nmeter_wh:1\n", p)
+			_, _ = fmt.Fprintf(w, "conn_state:%[1]s\nocpp_state:%[1]s\ncp_id:%[1]s\ncp_vendor:x%[1]sy\nerrors:%[1]s,other_%[1]s,%[1]s\npower_w:%[1]s\nmeter_wh:1\n", p)
 		case 4:
-			fmt.Fprintf(w, "conn_state:idle\nsome_key_%[1]s:1\n%[1]s:1\n%[1]s\n", p)
+			_, _ = fmt.Fprintf(w, "conn_state:idle\nsome_key_%[1]s:1\n%[1]s:1\n%[1]s\n", p)
 		case 1:
-			fmt.Fprintf(w, `{"password": %q}`, p)
+			_, _ = fmt.Fprintf(w, `{"password": %q}`, p)
 		case 2:
 			w.Header().Set("Location", "http://[::1%25"+p+"/")
 			w.WriteHeader(http.StatusFound)
 		case 3:
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintf(w, "<html>wrong password %s</html>", p)
+			_, _ = fmt.Fprintf(w, "<html>wrong password %s</html>", p)
 		}
 	}))
 	defer ctl.Close()

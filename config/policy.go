@@ -110,12 +110,6 @@ func (m *Module) proxyEndpoints() map[string]bool {
 	return eps
 }
 
-// proxied says whether the module sends its requests through a proxy.
-func (m *Module) proxied() bool {
-	u := m.HTTPClientConfig.ProxyURL.URL
-	return u != nil && u.Hostname() != "" || m.HTTPClientConfig.ProxyFromEnvironment
-}
-
 // endpoint is a URL's host:port, with the scheme's default port.
 func endpoint(u *url.URL) string {
 	port := u.Port()
