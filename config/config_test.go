@@ -254,3 +254,41 @@ func TestPolicyLookups(t *testing.T) {
 		t.Errorf("the error names the resolver: %v", err)
 	}
 }
+
+// TestReloadsAreSerialized: a reload that read the file before it changed
+// cannot install that older version after a later reload installed the
+// newer one (SIGHUP and /-/reload at the same time).
+func TestReloadsAreSerialized(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "c.yml", "modules: {old: {}}")
+	h := NewHolder(path, "test", nil)
+	read, release := make(chan struct{}), make(chan struct{})
+	first := true
+	h.afterLoad = func() {
+		if first {
+			first = false
+			close(read)
+			<-release
+		}
+	}
+	slow := make(chan error)
+	go func() { slow <- h.Reload() }() // reads "old", then waits
+	<-read
+	write(t, dir, "c.yml", "modules: {new: {}}")
+	fast := make(chan error)
+	go func() { fast <- h.Reload() }() // reads "new"
+	fastDone := false
+	select {
+	case <-fast: // it did not wait for the reload in progress
+		fastDone = true
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-slow
+	if !fastDone {
+		<-fast
+	}
+	if h.Get().Modules["new"] == nil {
+		t.Errorf("the older file was installed last: %v", h.Get().ModuleNames())
+	}
+}

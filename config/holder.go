@@ -41,6 +41,11 @@ type Holder struct {
 
 	mu  sync.RWMutex
 	cur *Snapshot
+	// reloading serializes reloads (SIGHUP and /-/reload at once): each
+	// reads the file and installs what it read before the next starts, so
+	// an older read is never installed after a newer one.
+	reloading sync.Mutex
+	afterLoad func() // tests: runs between reading the file and installing it
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -70,7 +75,12 @@ func NewHolder(path, userAgent string, reg prometheus.Registerer) *Holder {
 
 // Reload loads the file again. On error the current configuration stays.
 func (h *Holder) Reload() error {
+	h.reloading.Lock()
+	defer h.reloading.Unlock()
 	snap, err := h.load()
+	if h.afterLoad != nil {
+		h.afterLoad()
+	}
 	if err != nil {
 		h.reloadOK.Set(0)
 		return err
