@@ -59,27 +59,21 @@ type request struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, ref := h.resolve(r)
-	if ref != nil {
-		h.logRefusal(r, ref.code, ref.reason, ref.err)
-		if h.Metrics != nil {
-			h.Metrics.refused.WithLabelValues(ref.reason).Inc()
-		}
-		http.Error(w, ref.err.Error(), ref.code)
-		return
-	}
-	// Past the bound, shed load: a queue would hold a goroutine, a
-	// connection and the answer's memory per waiting probe.
+	// Past the bound, shed load before any work (the allowlist's DNS
+	// lookup included): a queue would hold a goroutine, a connection and
+	// the answer's memory per waiting probe.
 	if n := h.inFlight.Add(1); h.MaxInFlight > 0 && n > int64(h.MaxInFlight) {
 		h.inFlight.Add(-1)
-		h.logRefusal(r, http.StatusServiceUnavailable, RefusedOverloaded, fmt.Errorf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight))
-		if h.Metrics != nil {
-			h.Metrics.refused.WithLabelValues(RefusedOverloaded).Inc()
-		}
-		http.Error(w, fmt.Sprintf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight), http.StatusServiceUnavailable)
+		h.refuse(w, r, &refusal{http.StatusServiceUnavailable, RefusedOverloaded,
+			fmt.Errorf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight)})
 		return
 	}
 	defer h.inFlight.Add(-1)
+	req, ref := h.resolve(r)
+	if ref != nil {
+		h.refuse(w, r, ref)
+		return
+	}
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Inc()
 	}
@@ -151,6 +145,15 @@ type refusal struct {
 	code   int
 	reason string
 	err    error
+}
+
+// refuse answers a refused request, logs and counts it.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ref *refusal) {
+	h.logRefusal(r, ref.code, ref.reason, ref.err)
+	if h.Metrics != nil {
+		h.Metrics.refused.WithLabelValues(ref.reason).Inc()
+	}
+	http.Error(w, ref.err.Error(), ref.code)
 }
 
 func badRequest(err error) *refusal { return &refusal{http.StatusBadRequest, RefusedBadRequest, err} }

@@ -191,3 +191,20 @@ func TestMaxInFlight(t *testing.T) {
 		t.Errorf("refused{reason=overloaded} = %g, want 3", n)
 	}
 }
+
+// TestMaxInFlightBeforeLookup: an overloaded exporter sheds a request
+// before any work for it — the allowlist's DNS lookup of a host name
+// included (without the bound first, this request is looked up and
+// refused with 403).
+func TestMaxInFlightBeforeLookup(t *testing.T) {
+	h, _ := newHandler(t, "probe: {allowed_targets: [192.0.2.0/24]}")
+	h.MaxInFlight = 1
+	h.inFlight.Store(1) // one probe in flight
+	if code, out := probe(t, h, "target=localhost:9", nil); code != http.StatusServiceUnavailable {
+		t.Errorf("got %d %q, want 503 before the lookup", code, out)
+	}
+	h.inFlight.Store(0)
+	if code, _ := probe(t, h, "target=localhost:9", nil); code != http.StatusForbidden {
+		t.Errorf("not overloaded: got %d, want 403", code)
+	}
+}
