@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,5 +262,55 @@ func TestSimulatorFaults(t *testing.T) {
 		if tt.reason != "" && !strings.Contains(lastLine(logs.String()), tt.reason) {
 			t.Errorf("%s: log %q lacks %q", tt.mode, lastLine(logs.String()), tt.reason)
 		}
+	}
+}
+
+// TestFailureLogVolume: a controller that stays down logs a warning when
+// the failure starts, when its cause changes, as a reminder now and then,
+// and an info line when it ends — not one warning per scrape.
+func TestFailureLogVolume(t *testing.T) {
+	var mode atomic.Int64
+	ctl := newCountingServer(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		switch mode.Load() {
+		case 0:
+			w.WriteHeader(http.StatusInternalServerError)
+		case 1:
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			serveFixture(t, "fw5.22.1_mennekes.txt")(w, r)
+		}
+	})
+	h, logs := newHandler(t, "")
+	scrape := func(n int) {
+		for range n {
+			probe(t, h, "target="+ctl.URL, nil)
+		}
+	}
+	count := func(msg string) int { return strings.Count(logs.String(), `level=warn msg="`+msg+`"`) + strings.Count(logs.String(), `level=info msg="`+msg+`"`) }
+	scrape(20)
+	if n := count("Probe failed"); n != 1 {
+		t.Errorf("20 failed scrapes of one controller logged %d warnings, want 1:\n%s", n, logs.String())
+	}
+	// The reminder, once the failure has lasted long enough.
+	key := "default\x00" + ctl.URL
+	h.failures.mu.Lock()
+	h.failures.m[key].logged = time.Now().Add(-failureReminder)
+	h.failures.mu.Unlock()
+	scrape(3)
+	if n := count("Probe still failing"); n != 1 || !strings.Contains(logs.String(), "failed_probes=21") {
+		t.Errorf("reminder: %d lines, want 1 with failed_probes=21:\n%s", n, logs.String())
+	}
+	mode.Store(1)
+	scrape(5)
+	if n := count("Probe failed, for another cause"); n != 1 {
+		t.Errorf("a changed cause logged %d lines, want 1:\n%s", n, logs.String())
+	}
+	mode.Store(2)
+	scrape(5)
+	if n := count("Probe succeeds again"); n != 1 || !strings.Contains(logs.String(), `level=info msg="Probe succeeds again"`) {
+		t.Errorf("recovery logged %d lines, want 1 at info:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=warn"); n != 3 {
+		t.Errorf("%d warnings in all, want 3 (start, reminder, new cause):\n%s", n, logs.String())
 	}
 }

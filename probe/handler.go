@@ -43,6 +43,8 @@ type Handler struct {
 
 	// refusals bounds the log lines of refused requests.
 	refusals logLimiter
+	// failures keeps a failing controller from logging on every scrape.
+	failures failureLog
 }
 
 // request is a resolved /probe request.
@@ -90,10 +92,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.inFlight.Dec()
 		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
 	}
-	if res.Err != nil {
-		level.Warn(h.Logger).Log("msg", "Probe failed", "target", req.target, "module", req.moduleName,
-			"duration_seconds", res.Duration.Seconds(), "err", res.Err)
-	} else if len(res.State.Unknown)+len(res.State.Invalid) > 0 {
+	h.failures.logOutcome(h.Logger, req.moduleName, req.target, Classify(res.Err), res.Err, res.Duration)
+	if res.Err == nil && len(res.State.Unknown)+len(res.State.Invalid) > 0 {
 		logResult(log.With(h.Logger, "target", req.target, "module", req.moduleName), res.State)
 	}
 
