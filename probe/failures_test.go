@@ -286,7 +286,9 @@ func TestFailureLogVolume(t *testing.T) {
 			probe(t, h, "target="+ctl.URL, nil)
 		}
 	}
-	count := func(msg string) int { return strings.Count(logs.String(), `level=warn msg="`+msg+`"`) + strings.Count(logs.String(), `level=info msg="`+msg+`"`) }
+	count := func(msg string) int {
+		return strings.Count(logs.String(), `level=warn msg="`+msg+`"`) + strings.Count(logs.String(), `level=info msg="`+msg+`"`)
+	}
 	scrape(20)
 	if n := count("Probe failed"); n != 1 {
 		t.Errorf("20 failed scrapes of one controller logged %d warnings, want 1:\n%s", n, logs.String())
