@@ -279,14 +279,21 @@ func TestReloadsAreSerialized(t *testing.T) {
 	go func() { fast <- h.Reload() }() // reads "new"
 	fastDone := false
 	select {
-	case <-fast: // it did not wait for the reload in progress
+	case err := <-fast: // it did not wait for the reload in progress
 		fastDone = true
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
-	<-slow
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
 	if !fastDone {
-		<-fast
+		if err := <-fast; err != nil {
+			t.Fatal(err)
+		}
 	}
 	if h.Get().Modules["new"] == nil {
 		t.Errorf("the older file was installed last: %v", h.Get().ModuleNames())
