@@ -137,7 +137,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		if policy != nil {
 			dial = policy.dialContext
 		}
-		cc := newConnCap(h.MaxConnections, dial)
+		cc := newConnCap(h.MaxConnections, limitHeaders(dial))
 		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
 			config_util.WithUserAgent(h.userAgent),
 			config_util.WithIdleConnTimeout(90*time.Second),
