@@ -2,9 +2,12 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
 )
 
 // MaxResponseHeaderBytes bounds the status line and header fields of a
@@ -14,15 +17,26 @@ import (
 // make every probe hold megabytes.
 const MaxResponseHeaderBytes = 32 << 10
 
-// ErrHeaderTooLarge is the error of an answer whose header is longer than
-// MaxResponseHeaderBytes.
-var ErrHeaderTooLarge = fmt.Errorf("response header larger than %d KiB", MaxResponseHeaderBytes>>10)
+// maxTLSAnswer bounds a whole answer over TLS, where the header cannot be
+// told from the body: room for the largest header and body accepted, TLS
+// records and read-ahead.
+const maxTLSAnswer = MaxResponseHeaderBytes + collector.MaxBodySize + 64<<10
+
+// ErrHeaderTooLarge is wrapped by the error of an answer whose header is
+// longer than MaxResponseHeaderBytes (over TLS: that is longer than maxTLSAnswer).
+var ErrHeaderTooLarge = errors.New("response header too large")
+
+var (
+	errHeaderTooLarge = fmt.Errorf("%w: more than %d KiB", ErrHeaderTooLarge, MaxResponseHeaderBytes>>10)
+	errTLSTooLarge    = fmt.Errorf("%w: header and body more than %d KiB over TLS", ErrHeaderTooLarge, maxTLSAnswer>>10)
+)
 
 // limitHeaders makes the connections of dial refuse answers whose header is
 // longer than MaxResponseHeaderBytes. prometheus/common builds the
 // http.Transport and offers no way to set its MaxResponseHeaderBytes, so the
-// bound is kept on the connection, which sees the plain text of HTTP.
-// (Over TLS it sees ciphertext: there Go's own limit applies.)
+// bound is kept on the connection, which sees the plain text of HTTP. Over
+// TLS it sees ciphertext: there it bounds the whole answer (maxTLSAnswer),
+// which is still a tenth of Go's 10 MiB for the header alone.
 func limitHeaders(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if dial == nil {
 		var d net.Dialer
@@ -46,7 +60,7 @@ type headerLimitConn struct {
 	mu      sync.Mutex
 	tls     bool // a TLS handshake was written: the rest is ciphertext
 	inHead  bool // reading an answer's header
-	n       int  // bytes of the header read so far
+	n       int  // bytes of the header (over TLS: of the answer) read so far
 	col     int  // bytes of the current line so far
 	lastCR  bool // the current line's last byte is '\r'
 	first   bool // the current line is a status line
@@ -56,7 +70,7 @@ type headerLimitConn struct {
 func (c *headerLimitConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.tls = c.tls || len(p) > 0 && p[0] == 0x16 // TLS handshake record (ClientHello)
-	c.inHead, c.n, c.col, c.first = !c.tls, 0, 0, true
+	c.inHead, c.n, c.col, c.first, c.interim = true, 0, 0, true, false
 	c.mu.Unlock()
 	return c.Conn.Write(p)
 }
@@ -65,9 +79,15 @@ func (c *headerLimitConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.tls {
+		if c.n += n; c.n > maxTLSAnswer {
+			return 0, errTLSTooLarge
+		}
+		return n, err
+	}
 	for i := 0; i < n && c.inHead; i++ {
 		if c.n++; c.n > MaxResponseHeaderBytes {
-			return 0, ErrHeaderTooLarge
+			return 0, errHeaderTooLarge
 		}
 		b := p[i]
 		if b != '\n' {

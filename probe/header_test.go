@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -97,7 +98,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 				t.Fatalf("want %q in\n%s", tt.want, out)
 			}
 			if tt.want == "bender_cc_up 0\n" {
-				if _, dbg := probe(t, h, "debug=true&target="+url, nil); !strings.Contains(dbg, "response header larger than 32 KiB") {
+				if _, dbg := probe(t, h, "debug=true&target="+url, nil); !strings.Contains(dbg, "response header too large: more than 32 KiB") {
 					t.Errorf("the error does not say why:\n%s", dbg)
 				}
 			}
@@ -127,5 +128,39 @@ func TestResponseHeaderLimit(t *testing.T) {
 	t.Logf("16 probes of an 8 MiB header allocated %.1f MiB", float64(alloc)/(1<<20))
 	if alloc > 8<<20 {
 		t.Errorf("16 probes of an 8 MiB header allocated %.1f MiB", float64(alloc)/(1<<20))
+	}
+}
+
+// TestResponseHeaderLimitTLS: over TLS the connection cannot tell the header
+// from the body, so it bounds the whole answer: a huge header is refused, a
+// real answer with the largest body accepted passes.
+func TestResponseHeaderLimitTLS(t *testing.T) {
+	body, err := os.ReadFile("../testdata/fw5.22.1_mennekes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := []byte(string(body) + strings.Repeat("x_padding_key:some value of a line\n", 29000)) // just under 1 MiB
+	pad := strings.Repeat("p", 1000)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/huge/rest/full_state":
+			for i := range 2048 { // 2 MiB of header
+				w.Header().Set(fmt.Sprintf("X-Pad-%d", i), pad)
+			}
+			_, _ = w.Write(body)
+		case "/big/rest/full_state":
+			w.Header().Set("Set-Cookie", "session="+strings.Repeat("c", 16<<10))
+			_, _ = w.Write(big)
+		}
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	h, _ := newHandler(t, "modules: {default: {http_client_config: {tls_config: {insecure_skip_verify: true}}}}\nprobe: {allowed_targets: [127.0.0.1/32]}")
+	if _, out := probe(t, h, "target="+srv.URL+"/big", nil); !strings.Contains(out, "bender_cc_up 1\n") {
+		t.Errorf("a real answer over TLS:\n%s", out)
+	}
+	if _, out := probe(t, h, "debug=true&target="+srv.URL+"/huge", nil); !strings.Contains(out, "bender_cc_up 0\n") ||
+		!strings.Contains(out, "response header too large: header and body more than") {
+		t.Errorf("a 2 MiB header over TLS:\n%s", out)
 	}
 }
