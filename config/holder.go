@@ -147,10 +147,17 @@ func (h *Holder) load() (*Snapshot, error) {
 		}
 		client.Transport = cc.roundTripper(client.Transport)
 		snap.caps[name] = cc
-		policy.guard(client)
+		policy.guard(client, ownAuth(&m.HTTPClientConfig))
 		snap.clients[name] = client
 	}
 	return snap, nil
+}
+
+// ownAuth says whether prometheus/common adds credentials to every request
+// of a client with this configuration, redirected ones included.
+func ownAuth(c *config_util.HTTPClientConfig) bool {
+	return c.BasicAuth != nil || c.Authorization != nil || c.OAuth2 != nil || c.BearerToken != "" || c.BearerTokenFile != "" ||
+		c.HTTPHeaders != nil && len(c.HTTPHeaders.Headers) > 0
 }
 
 // connectionsDesc describes the open connections of each module.

@@ -175,9 +175,12 @@ const maxRedirects = 10
 // guard makes client follow the policy on redirects too, and stop after
 // maxRedirects. A redirect that leaves the first request's scheme, host and
 // port loses the credential headers: Go drops Authorization on a cross-host
-// redirect but forwards the manufacturer's Username and Password. A nil
-// policy allows every redirect target.
-func (p *Policy) guard(client *http.Client) {
+// redirect but forwards the manufacturer's Username and Password. When
+// ownAuth, the client's round trippers add credentials of their own to every
+// request (http_client_config's basic_auth and the like), which cannot be
+// dropped here: such a redirect is refused. A nil policy allows every
+// redirect target.
+func (p *Policy) guard(client *http.Client, ownAuth bool) {
 	next := client.CheckRedirect // set when follow_redirects is false
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if next != nil {
@@ -195,6 +198,9 @@ func (p *Policy) guard(client *http.Client) {
 		// req's origin: after a hop elsewhere, not even the way back gets them.
 		for _, r := range via {
 			if !sameOrigin(r.URL, req.URL) {
+				if ownAuth {
+					return fmt.Errorf("%w: %s: http_client_config's credentials would go to another origin", ErrRedirect, req.URL.Redacted())
+				}
 				for _, k := range []string{"Authorization", "Username", "Password"} {
 					req.Header.Del(k)
 				}

@@ -91,6 +91,16 @@ func TestRedirectDropsCredentials(t *testing.T) {
 			t.Errorf("log shows the password:\n%s", logs.String())
 		}
 	}
+	// prometheus/common adds basic_auth to every request, redirected ones
+	// too: a module with it follows no redirect that leaves the origin.
+	h, _ := newHandler(t, "modules: {basic: {http_client_config: {basic_auth: {username: u, password: pw-basic}}}}")
+	if _, out := probe(t, h, "module=basic&debug=true&target="+origin.URL+"/to-other", nil); !strings.Contains(out, "bender_cc_up 0\n") ||
+		!strings.Contains(out, "credentials would go to another origin") {
+		t.Errorf("basic_auth and a redirect to another origin:\n%s", out)
+	}
+	if _, out := probe(t, h, "module=basic&target="+origin.URL+"/same", nil); !strings.Contains(out, "bender_cc_up 1\n") {
+		t.Errorf("basic_auth and a redirect within the controller:\n%s", out)
+	}
 	for name, l := range map[string]*headerLog{"127.0.0.2": &otherLog, "other port": &portLog} {
 		if s := l.String(); strings.Contains(s, password) || strings.Contains(s, "operator") || strings.Contains(s, "Basic") {
 			t.Errorf("%s received credentials: %s", name, s)
