@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -51,18 +52,20 @@ func TestIdleExporterChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	os.Exit(run([]string{"--web.listen-address=" + addr, "--web.idle-timeout=1s", "--log.level=warn"}, os.Stderr))
+	os.Exit(run([]string{"--web.listen-address=" + addr, "--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}, os.Stderr))
 }
 
 // TestIdleConnections: more keep-alive connections than the exporter has
 // file descriptors, each after one GET /-/healthy left idle, exhaust them
 // (the exporter logs "too many open files"); the idle timeout closes them,
 // every one of them gets its answer, and /-/healthy answers afterwards.
-// BENDER_CC_IDLE_CONNS and BENDER_CC_IDLE_NOFILE scale it up (as root, for
-// more connections than this process may open).
+// BENDER_CC_IDLE_CONNS, BENDER_CC_IDLE_NOFILE and BENDER_CC_IDLE_TIMEOUT
+// scale it up (the timeout must outlast opening the connections, or they
+// never pile up).
 func TestIdleConnections(t *testing.T) {
 	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
 	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
+	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
@@ -78,7 +81,7 @@ func TestIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
-	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile))
+	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile), "BENDER_CC_IDLE_TIMEOUT="+idle)
 	var stderr testenv.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -96,7 +99,7 @@ func TestIdleConnections(t *testing.T) {
 	// its answer and then be closed by the exporter.
 	var wg sync.WaitGroup
 	var answered, closed atomic.Int64
-	deadline := time.Now().Add(60 * time.Second) // generous: the idle timeout is 1s
+	deadline := time.Now().Add(60 * time.Second) // generous: the idle timeout is 1s by default
 	for range conns {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -137,6 +140,6 @@ func TestIdleConnections(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")); err == nil {
-		t.Logf("%d idle connections against %d file descriptors; the exporter holds %d descriptors afterwards", conns, nofile, len(fds))
+		t.Logf("%d idle connections against %d file descriptors, idle timeout %s; the exporter holds %d descriptors afterwards", conns, nofile, idle, len(fds))
 	}
 }
