@@ -47,7 +47,8 @@ func limitHeaders(dial func(ctx context.Context, network, addr string) (net.Conn
 		if err != nil {
 			return nil, err
 		}
-		return &headerLimitConn{Conn: c}, nil
+		// Counting from the start: a controller may answer before it is asked.
+		return &headerLimitConn{Conn: c, inHead: true, first: true}, nil
 	}
 }
 
