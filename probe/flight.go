@@ -30,8 +30,9 @@ type flight struct {
 
 // do returns the result of fetch for key, joining the request for key that
 // is running, if any, or else starting one; it waits until ctx ends at most.
-// shared says the request served several probes; follower that this caller
-// joined another's request instead of starting its own.
+// ok is false when ctx ended first. shared says the request served several
+// probes; follower that this caller joined another's request instead of
+// starting its own.
 func (g *flights) do(ctx context.Context, key string, fetch func(context.Context) collector.Result) (res collector.Result, shared, follower bool, ok bool) {
 	g.mu.Lock()
 	f := g.m[key]
