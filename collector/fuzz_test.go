@@ -14,6 +14,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	for _, s := range []string{"", "power_w:1", "<html>", "{}", "errors:a;;b", "current_a:1,2,3,4", "rcmb_values:4294967295,1",
+		"conn_state:x\rauth_uid:04ab", "power_w:1\u2028AUTH_UID:04ab", "\ufeffauth uid:04ab\ncp_id:a\x1cauth_uid:04ab",
 		"errors:" + strings.Repeat("a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q;r;s;t;u;v;w;x;y;z;", 3)} {
 		f.Add([]byte(s))
 	}
@@ -28,6 +29,9 @@ func FuzzParse(f *testing.F) {
 		for _, v := range st.Values {
 			if len(v.Codes) > maxErrorCodes {
 				t.Fatalf("%d error codes exported", len(v.Codes))
+			}
+			if MentionsAuthUID(v.Field.Value) {
+				t.Fatalf("a value that mentions auth_uid exported: %q", v.Field.Value)
 			}
 			if (v.Spec.Kind == StateSet || v.Spec.Kind == Info) && len(v.Field.Value) > maxLabelValue {
 				t.Fatalf("a %d-byte label value exported", len(v.Field.Value))

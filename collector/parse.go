@@ -70,30 +70,39 @@ type FullState struct {
 }
 
 // Parse reads a full_state document: one "key:value" per line, split on the
-// first colon, LF or CRLF line ends. It returns an error wrapping
+// first colon, at any line terminator (see CutLine). It returns an error wrapping
 // ErrNotFullState when the body is not such a document; a single bad value is
 // not an error but is listed in Invalid.
 func Parse(body []byte) (*FullState, error) {
 	if err := sniff(body); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotFullState, err)
 	}
-	doc := string(body) // one copy; every Field slices it
+	doc := strings.TrimPrefix(string(body), "\ufeff") // one copy; every Field slices it
 	st := &FullState{Values: make([]Value, 0, 48)}
 	seen := make([]bool, len(Keys))
 	known := 0
 	for n := 1; doc != ""; n++ {
 		var line string
-		line, doc, _ = strings.Cut(doc, "\n")
-		line = strings.TrimSpace(line) // also drops the \r of CRLF
+		line, doc, _ = CutLine(doc)
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(line, ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k != "auth_uid" && MentionsAuthUID(k) {
+			// The card UID under another spelling (AUTH_UID, auth uid, a
+			// full-width underscore, no colon): personal data, never kept.
+			continue
+		}
 		if !ok || !validKey(k) {
-			return nil, fmt.Errorf("%w: line %d is not key:value: %q", ErrNotFullState, n, abbreviate(line))
+			return nil, fmt.Errorf("%w: line %d is not key:value: %s", ErrNotFullState, n, quote(line))
 		}
 		f := Field{Key: k, Value: v, Line: n}
+		uid := MentionsAuthUID(v) // the card UID inside another key's value
+		if uid {
+			f.Value = ""
+		}
 		i, ok := byKey[k]
 		if !ok {
 			st.Unknown = append(st.Unknown, f)
@@ -101,12 +110,19 @@ func Parse(body []byte) (*FullState, error) {
 		}
 		known++
 		spec := &Keys[i]
+		if spec.Kind == Private {
+			f.Value = "" // not even in a duplicate
+		}
 		if seen[i] {
 			st.Invalid = append(st.Invalid, Invalid{f, "duplicate of " + spec.Key})
 			continue
 		}
 		seen[i] = true
 		if v == "" || spec.Kind == Private {
+			continue
+		}
+		if uid {
+			st.Invalid = append(st.Invalid, Invalid{f, "the value mentions auth_uid (personal data): not exported"})
 			continue
 		}
 		val, err := decode(spec, f)
@@ -125,7 +141,7 @@ func Parse(body []byte) (*FullState, error) {
 // sniff rejects bodies that are plainly something else, with a message an
 // operator recognises.
 func sniff(body []byte) error {
-	t := bytes.TrimSpace(body)
+	t := bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\ufeff"))
 	switch {
 	case len(t) == 0:
 		return errors.New("empty body")
@@ -205,7 +221,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 func parseNumber(s string) (float64, error) {
 	x, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, fmt.Errorf("not a number: %q", abbreviate(s))
+		return 0, fmt.Errorf("not a number: %s", quote(s))
 	}
 	return x, nil
 }

@@ -147,7 +147,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		if policy != nil {
 			dial = policy.dialer(name)
 		}
-		cc := newConnCap(h.MaxConnections, dial)
+		cc := newConnCap(h.MaxConnections, limitHeaders(dial))
 		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
 			config_util.WithUserAgent(h.userAgent),
 			config_util.WithIdleConnTimeout(90*time.Second),
@@ -157,10 +157,17 @@ func (h *Holder) load() (*Snapshot, error) {
 		}
 		client.Transport = cc.roundTripper(client.Transport)
 		snap.caps[name] = cc
-		policy.guard(client, name)
+		policy.guard(client, name, ownAuth(&m.HTTPClientConfig))
 		snap.clients[name] = client
 	}
 	return snap, nil
+}
+
+// ownAuth says whether prometheus/common adds credentials to every request
+// of a client with this configuration, redirected ones included.
+func ownAuth(c *config_util.HTTPClientConfig) bool {
+	return c.BasicAuth != nil || c.Authorization != nil || c.OAuth2 != nil || c.BearerToken != "" || c.BearerTokenFile != "" ||
+		c.HTTPHeaders != nil && len(c.HTTPHeaders.Headers) > 0
 }
 
 // connectionsDesc describes the open connections of each module.

@@ -233,9 +233,18 @@ func (p *Policy) dialer(module string) func(ctx context.Context, network, addr s
 // one to a target outside probe.allowed_targets, or one too many.
 var ErrRedirect = errors.New("redirect not followed")
 
-// guard makes the module's client follow the policy on redirects too, and
-// stop after 10. A nil policy allows every redirect target.
-func (p *Policy) guard(client *http.Client, module string) {
+// maxRedirects is how many redirects a probe follows; the next one is refused.
+const maxRedirects = 10
+
+// guard makes client follow the policy on redirects too, and stop after
+// maxRedirects. A redirect that leaves the first request's scheme, host and
+// port loses the credential headers: Go drops Authorization on a cross-host
+// redirect but forwards the manufacturer's Username and Password. When
+// ownAuth, the client's round trippers add credentials of their own to every
+// request (http_client_config's basic_auth and the like), which cannot be
+// dropped here: such a redirect is refused. A nil policy allows every
+// redirect target.
+func (p *Policy) guard(client *http.Client, module string, ownAuth bool) {
 	next := client.CheckRedirect // set when follow_redirects is false
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if next != nil {
@@ -243,12 +252,30 @@ func (p *Policy) guard(client *http.Client, module string) {
 				return err
 			}
 		}
-		if len(via) >= 10 {
-			return fmt.Errorf("%w: stopped after 10 redirects", ErrRedirect)
+		if len(via) > maxRedirects {
+			return fmt.Errorf("%w: stopped after %d redirects", ErrRedirect, maxRedirects)
 		}
 		if err := p.CheckURL(req.Context(), req.URL, module); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrRedirect, req.URL.Redacted(), err)
 		}
+		// The credentials go on only while every request so far went to
+		// req's origin: after a hop elsewhere, not even the way back gets them.
+		for _, r := range via {
+			if !sameOrigin(r.URL, req.URL) {
+				if ownAuth {
+					return fmt.Errorf("%w: %s: http_client_config's credentials would go to another origin", ErrRedirect, req.URL.Redacted())
+				}
+				for _, k := range []string{"Authorization", "Username", "Password"} {
+					req.Header.Del(k)
+				}
+				break
+			}
+		}
 		return nil
 	}
+}
+
+// sameOrigin says whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && endpoint(a) == endpoint(b)
 }

@@ -95,28 +95,47 @@ func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
 			outcome[iv.Line] = "→ NOT PARSED: " + iv.Reason + " (counted in bender_cc_parse_errors)"
 		}
 	}
-	body := res.Body
+	body := string(res.Body)
 	if len(body) > maxDebugBody {
 		body = body[:maxDebugBody]
 	}
-	for n, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
-		line = strings.TrimRight(line, "\r")
-		if k, _, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "auth_uid" {
-			line = k + ":" + redacted
+	if res.State == nil && collector.MentionsAuthUID(body) {
+		// Not a document of lines: the card UID may be anywhere in it.
+		fmt.Fprintln(b, "  (not shown: it is not a full_state document and mentions auth_uid, personal data)")
+		return
+	}
+	// Lines as Parse numbers them.
+	doc := strings.TrimPrefix(body, "\ufeff")
+	for n := 1; doc != ""; n++ {
+		var line string
+		line, doc, _ = collector.CutLine(doc)
+		o := outcome[n]
+		if collector.MentionsAuthUID(line) {
+			line = redactUID(line)
+			if o == "" {
+				o = "→ not exported: personal data or free text"
+			}
 		}
 		line = strings.ReplaceAll(line, secretOrNone(secret), redacted)
 		if !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' }) {
 			line = strconv.Quote(line)
 		}
-		o := outcome[n+1]
 		if o == "" && res.State != nil {
 			o = notExported(line)
 		}
-		fmt.Fprintf(b, "  %3d  %-45s %s\n", n+1, line, o)
+		fmt.Fprintf(b, "  %3d  %-45s %s\n", n, line, o)
 	}
 	if len(res.Body) > maxDebugBody {
 		fmt.Fprintf(b, "  … %d more bytes\n", len(res.Body)-maxDebugBody)
 	}
+}
+
+// redactUID hides a line that mentions auth_uid: all but an auth_uid key.
+func redactUID(line string) string {
+	if k, _, ok := strings.Cut(line, ":"); ok && collector.IsAuthUIDKey(k) {
+		return k + ":" + redacted
+	}
+	return redacted
 }
 
 // notExported says why a line of a document became no metric.

@@ -17,7 +17,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
@@ -37,9 +36,9 @@ type Handler struct {
 	MaxInFlight int
 	inFlight    atomic.Int64
 
-	// flights lets concurrent probes of one controller with one module (an
-	// HA pair of Prometheus servers, dashboards, retries) share one request.
-	flights singleflight.Group
+	// flights lets concurrent probes of one controller with one module
+	// share one request.
+	flights flights
 
 	// refusals bounds the log lines of refused requests.
 	refusals logLimiter
@@ -120,21 +119,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const textContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // probe reads the controller, sharing the request with concurrent probes of
-// the same controller and module: they wait for the first one's answer,
-// which is bounded by its timeout. The shared request runs detached from
-// the first caller, so that one Prometheus giving up does not fail the rest.
+// the same controller and module (see flights). Each waits at most its own
+// timeout: one that gives up gets a timeout, whatever the others wait for.
 // shared says the request served several probes; follower that this probe
 // waited for another's request instead of making its own.
 func (h *Handler) probe(ctx context.Context, req *request) (res collector.Result, shared, follower bool) {
 	start := time.Now()
-	follower = true
-	v, _, shared := h.flights.Do(req.moduleName+"\x00"+req.base.String(), func() (any, error) {
-		follower = false // singleflight runs fn on the first caller's goroutine
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), req.timeout)
-		defer cancel()
-		return collector.Probe(fctx, req.client, req.base, req.module.Credentials()), nil
+	ctx, cancel := context.WithTimeout(ctx, req.timeout)
+	defer cancel()
+	res, shared, follower, ok := h.flights.do(ctx, req.moduleName+"\x00"+req.base.String(), func(fctx context.Context) collector.Result {
+		return collector.Probe(fctx, req.client, req.base, req.module.Credentials())
 	})
-	res = v.(collector.Result)
+	if !ok {
+		res = collector.Result{Err: fmt.Errorf("%w: no answer within %s", collector.ErrTimeout, req.timeout)}
+	}
 	res.Duration = time.Since(start) // this caller's wait, shared or not
 	return res, shared, follower
 }

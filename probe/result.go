@@ -77,7 +77,7 @@ func classifyError(err error) string {
 			return ResultRESTDisabled
 		}
 		return ResultHTTPStatus
-	case errors.Is(err, collector.ErrTooLarge):
+	case errors.Is(err, collector.ErrTooLarge), errors.Is(err, config.ErrHeaderTooLarge):
 		return ResultTooLarge
 	case errors.Is(err, collector.ErrTruncated):
 		return ResultTruncated

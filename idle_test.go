@@ -1,0 +1,145 @@
+//go:build linux
+
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
+)
+
+// envInt reads a number from the environment, def when unset.
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
+}
+
+// TestIdleExporterChild is the exporter that TestIdleConnections runs as a
+// child process, with a file descriptor limit of its own.
+func TestIdleExporterChild(t *testing.T) {
+	addr := os.Getenv("BENDER_CC_IDLE_CHILD")
+	if addr == "" {
+		t.Skip("only run by TestIdleConnections")
+	}
+	n := uint64(envInt(t, "BENDER_CC_IDLE_NOFILE", 0))
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lim.Cur = n
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(run([]string{"--web.listen-address=" + addr, "--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}, os.Stderr))
+}
+
+// TestIdleConnections: more keep-alive connections than the exporter has
+// file descriptors, each after one GET /-/healthy left idle, exhaust them
+// (the exporter logs "too many open files"); the idle timeout closes them,
+// every one of them gets its answer, and /-/healthy answers afterwards.
+// BENDER_CC_IDLE_CONNS, BENDER_CC_IDLE_NOFILE and BENDER_CC_IDLE_TIMEOUT
+// scale it up (the timeout must outlast opening the connections, or they
+// never pile up).
+func TestIdleConnections(t *testing.T) {
+	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
+	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
+	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if need := uint64(conns + 100); lim.Cur < need {
+		lim.Cur, lim.Max = need, max(lim.Max, need)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Skipf("%d connections need %d file descriptors here: %v", conns, need, err)
+		}
+	}
+	addr, err := loopback.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
+	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile), "BENDER_CC_IDLE_TIMEOUT="+idle)
+	var stderr testenv.LogBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	if err := loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	// Every connection sends one request and then only listens: it must get
+	// its answer and then be closed by the exporter.
+	var wg sync.WaitGroup
+	var answered, closed atomic.Int64
+	deadline := time.Now().Add(60 * time.Second) // generous: the idle timeout is 1s by default
+	for range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("after %d connections: %v", answered.Load(), err)
+		}
+		if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { _ = c.Close() }()
+			_ = c.SetReadDeadline(deadline)
+			b, err := io.ReadAll(c) // until the exporter closes it
+			if strings.HasPrefix(string(b), "HTTP/1.1 200 OK") {
+				answered.Add(1)
+			}
+			if err == nil {
+				closed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if a, c := answered.Load(), closed.Load(); a != int64(conns) || c != int64(conns) {
+		t.Errorf("of %d idle connections %d were answered and %d closed by the exporter", conns, a, c)
+	}
+	if !strings.Contains(stderr.String(), "too many open files") {
+		t.Errorf("the exporter never ran out of file descriptors: the test proves nothing\n%s", stderr.String())
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/-/healthy")
+	if err != nil {
+		t.Fatalf("/-/healthy after the idle connections: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/-/healthy after the idle connections: %s", resp.Status)
+	}
+	client.CloseIdleConnections()
+	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")); err == nil {
+		t.Logf("%d idle connections against %d file descriptors, idle timeout %s; the exporter holds %d descriptors afterwards", conns, nofile, idle, len(fds))
+	}
+}
