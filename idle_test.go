@@ -52,7 +52,11 @@ func TestIdleExporterChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	os.Exit(run([]string{"--web.listen-address=" + addr, "--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}, os.Stderr))
+	args := []string{"--web.listen-address=" + addr, "--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}
+	if m := os.Getenv("BENDER_CC_MAX_CONNS"); m != "" {
+		args = append(args, "--web.max-connections="+m)
+	}
+	os.Exit(run(args, os.Stderr))
 }
 
 // TestIdleConnections: more keep-alive connections than the exporter has
@@ -81,7 +85,8 @@ func TestIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
-	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile), "BENDER_CC_IDLE_TIMEOUT="+idle)
+	// No connection bound here: the idle timeout alone must clean up.
+	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile), "BENDER_CC_IDLE_TIMEOUT="+idle, "BENDER_CC_MAX_CONNS=0")
 	var stderr testenv.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -141,5 +146,92 @@ func TestIdleConnections(t *testing.T) {
 	client.CloseIdleConnections()
 	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")); err == nil {
 		t.Logf("%d idle connections against %d file descriptors, idle timeout %s; the exporter holds %d descriptors afterwards", conns, nofile, idle, len(fds))
+	}
+}
+
+// TestIdleConnectionsBounded: with the connection bound, far more idle
+// keep-alive connections than the exporter has file descriptors (and an
+// idle timeout too long to help) never exhaust them, and /-/healthy
+// answers every time while they pile up: each new connection closes the
+// one idle longest.
+func TestIdleConnectionsBounded(t *testing.T) {
+	const conns, nofile, maxConns = 1000, 128, 64
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if need := uint64(conns + 100); lim.Cur < need {
+		lim.Cur, lim.Max = need, max(lim.Max, need)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Skipf("%d connections need %d file descriptors here: %v", conns, need, err)
+		}
+	}
+	addr, err := loopback.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
+	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile),
+		"BENDER_CC_IDLE_TIMEOUT=10m", fmt.Sprintf("BENDER_CC_MAX_CONNS=%d", maxConns))
+	var stderr testenv.LogBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	if err := loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	healthy := func() error {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = c.Close() }()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\n\r\n"); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(c)
+		if !strings.HasPrefix(string(b), "HTTP/1.1 200 OK") {
+			return fmt.Errorf("answer %q, %v", b, err)
+		}
+		return nil
+	}
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	failures := 0
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("after %d connections: %v", i, err)
+		}
+		held = append(held, c)
+		if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			if err := healthy(); err != nil {
+				failures++
+				t.Errorf("/-/healthy with %d idle connections open: %v", i+1, err)
+			}
+		}
+	}
+	if strings.Contains(stderr.String(), "too many open files") {
+		t.Errorf("the exporter ran out of file descriptors despite the bound:\n%s", stderr.String())
+	}
+	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")); err == nil {
+		if len(fds) > maxConns+32 {
+			t.Errorf("the exporter holds %d file descriptors with a bound of %d connections", len(fds), maxConns)
+		}
+		t.Logf("%d idle connections against %d file descriptors and --web.max-connections=%d: /-/healthy failed %d of %d times; the exporter holds %d descriptors", conns, nofile, maxConns, failures, conns/50, len(fds))
 	}
 }

@@ -48,6 +48,7 @@ func run(args []string, stderr io.Writer) int {
 		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (0: no limit).").Default("4096").Int()
 		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		maxHTTPConns  = app.Flag("web.max-connections", "Connections the exporter's HTTP server holds at once, on all listeners; past it a new connection closes the one idle longest (or one that has sent no request for 1s), else it is closed at once: nothing queues, so idle or slow clients cannot keep scrapes of /metrics, /-/healthy and /probe out (-1: --probe.max-in-flight + 256; 0: no limit).").Default("-1").Int()
 		idleTimeout   = app.Flag("web.idle-timeout", "How long a client's keep-alive connection to the exporter may stay idle before the exporter closes it, so that idle connections cannot pile up until the exporter runs out of file descriptors (0: no limit).").Default("1m").Duration()
 		headerTimeout = app.Flag("web.read-header-timeout", "How long a client may take to send a request's header (0: no limit).").Default("10s").Duration()
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
@@ -114,12 +115,25 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	srv := newServer(mux, *idleTimeout, *headerTimeout)
+	conns := *maxHTTPConns
+	if conns < 0 {
+		conns = 0 // no bound
+		if *maxInFlight > 0 {
+			conns = *maxInFlight + httpConnsBesideProbes
+		}
+	}
+	srv.ConnState = newConnLimit(conns, reg).ConnState
 	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}
 	return 0
 }
+
+// httpConnsBesideProbes is what the default --web.max-connections leaves
+// beside --probe.max-in-flight: /metrics, health checks, dashboards, and
+// the connections of probes answered 503 that are on their way out.
+const httpConnsBesideProbes = 256
 
 // maxRequestHeaderBytes bounds the header of a request to the exporter;
 // Prometheus sends a few hundred bytes, a browser some cookies.
