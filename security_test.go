@@ -86,7 +86,7 @@ targets:
 	if code, out := get(t, mux, http.MethodPost, "/-/reload"); code != 200 {
 		t.Fatalf("reload: %d %s", code, out)
 	}
-	if !strings.Contains(answers.String(), "bender_cc_up 1") || !strings.Contains(answers.String(), "Password: <redacted>") {
+	if !strings.Contains(answers.String(), "\nbender_cc_up 1") || !strings.Contains(answers.String(), "Password: <redacted>") {
 		t.Fatalf("the probes did not run as meant:\n%s", answers.String())
 	}
 	for _, secret := range []string{knownPassword, envPassword, "not-it", authUID} {
@@ -182,7 +182,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if n := strings.Count(logs.String(), "Error reloading config, keeping the old one"); n != 2 {
 		t.Errorf("%d reload errors logged, want 2", n)
 	}
-	if code, out := get(t, mux, http.MethodGet, "/probe?target="+ctl.URL+"&module=d"); code != 200 || !strings.Contains(out, "bender_cc_up 1") {
+	if code, out := get(t, mux, http.MethodGet, "/probe?target="+ctl.URL+"&module=d"); code != 200 || !strings.Contains(out, "\nbender_cc_up 1") {
 		t.Errorf("module d of the last config: %d %s", code, out)
 	}
 	if code, _ := get(t, mux, http.MethodGet, "/probe?target="+ctl.URL+"&module=b"); code != 400 {

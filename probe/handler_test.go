@@ -120,7 +120,7 @@ func TestRealBody(t *testing.T) {
 	h, _ := newHandler(t, "")
 	_, out := probe(t, h, "target="+controller(t, body).URL, nil)
 	for _, want := range []string{
-		"bender_cc_up 1",
+		"\nbender_cc_up 1",
 		"bender_cc_energy_joules_total 6.01236e+07",
 		"bender_cc_ambient_temperature_celsius 15",
 		`bender_cc_contactor_cycles_total{connector="type2"} 5`,
@@ -246,8 +246,8 @@ targets:
 `, dir, srv.URL))
 
 	_, out := probe(t, h, "target="+srv.URL, nil)
-	if !strings.Contains(out, "bender_cc_up 1") || seen[0].Get("Username") != "" || seen[0].Get("Authorization") != "" {
-		t.Errorf("default module: up? %v; headers sent: %v", strings.Contains(out, "bender_cc_up 1"), seen[0])
+	if !strings.Contains(out, "\nbender_cc_up 1") || seen[0].Get("Username") != "" || seen[0].Get("Authorization") != "" {
+		t.Errorf("default module: up? %v; headers sent: %v", strings.Contains(out, "\nbender_cc_up 1"), seen[0])
 	}
 	_, out = probe(t, h, "target=garage", nil)
 	if h := seen[1]; h.Get("Authorization") != "Basic Auth" || h.Get("Username") != "operator" || h.Get("Password") != "pa55-from-file" {
@@ -289,7 +289,7 @@ func TestOtherTargetsKeepWorking(t *testing.T) {
 		go func() { defer wg.Done(); probe(t, h, "target="+hang, nil) }()
 	}
 	for range 20 {
-		if _, out := probe(t, h, "target="+good, nil); !strings.Contains(out, "bender_cc_up 1") {
+		if _, out := probe(t, h, "target="+good, nil); !strings.Contains(out, "\nbender_cc_up 1") {
 			t.Fatalf("good target failed while another hangs:\n%s", out)
 		}
 	}

@@ -184,7 +184,7 @@ func TestMaxInFlight(t *testing.T) {
 			t.Errorf("probe within the bound: %d", code)
 		}
 	}
-	if code, out := probe(t, h, "target="+slow, nil); code != http.StatusOK || !strings.Contains(out, "bender_cc_up 1") {
+	if code, out := probe(t, h, "target="+slow, nil); code != http.StatusOK || !strings.Contains(out, "\nbender_cc_up 1") {
 		t.Errorf("after the overload: %d %q", code, out)
 	}
 	if n := testutil.ToFloat64(h.Metrics.refused.WithLabelValues(RefusedOverloaded)); n != 3 {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -77,14 +78,14 @@ targets:
 		code         int
 		up, msg      string
 	}{
-		{"allowed network", allowed.URL, 200, "bender_cc_up 1", ""},
-		{"allowed configured name", "garage", 200, "bender_cc_up 1", ""},
+		{"allowed network", allowed.URL, 200, "\nbender_cc_up 1", ""},
+		{"allowed configured name", "garage", 200, "\nbender_cc_up 1", ""},
 		{"refused address says what to add", refused.URL, 403, "", "address 127.0.0.2 is not in probe.allowed_targets: add it, or a network containing its address"},
-		{"named target's endpoint by address", named.URL, 200, "bender_cc_up 1", ""},
+		{"named target's endpoint by address", named.URL, 200, "\nbender_cc_up 1", ""},
 		{"another port of the named target's host", "http://" + namedHost + ":" + otherPort, 403, "", "address 127.0.0.3 is not in probe.allowed_targets"},
 		// The targets of the operator's own file are the operator's.
-		{"configured name not listed", "shed", 200, "bender_cc_up 1", ""},
-		{"configured name's address not listed", unlisted.URL + "/", 200, "bender_cc_up 1", ""},
+		{"configured name not listed", "shed", 200, "\nbender_cc_up 1", ""},
+		{"configured name's address not listed", unlisted.URL + "/", 200, "\nbender_cc_up 1", ""},
 		// A name that resolves to nothing reaches nothing: a failed probe, so
 		// that bender_cc_up 0 and the unreachable alert say so.
 		{"unresolvable host name", "nowhere.invalid", 200, "bender_cc_up 0", ""},
@@ -233,7 +234,7 @@ func TestDebugView(t *testing.T) {
 		"free_charging:maybe", `→ NOT PARSED: want "on" or "off"`,
 		`→ bender_cc_current_amperes{phase="L1"} = 0`,
 		"auth_uid:<redacted>", "display_text:pw=<redacted>",
-		"bender_cc_up 1", "bender_cc_parse_errors 4",
+		"\nbender_cc_up 1", "bender_cc_parse_errors 4",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("debug view lacks %q", want)
@@ -350,10 +351,33 @@ probe: {allowed_targets: [127.0.0.1/32]}
 		t.Fatalf("the proxy got %d connections from refused probes (passwords %q)", n, passwords)
 	}
 	// The proxy still serves its own module's allowed targets.
-	if code, out := probe(t, h, "module=viaproxy&target="+ctrl.Addr, nil); code != 200 || !strings.Contains(out, "bender_cc_up 1") {
+	if code, out := probe(t, h, "module=viaproxy&target="+ctrl.Addr, nil); code != 200 || !strings.Contains(out, "\nbender_cc_up 1") {
 		t.Errorf("probe through the proxy: %d %.200q", code, out)
 	}
 	if ctrl.reqs.Load() != 0 || proxy.reqs.Load() != 1 {
 		t.Errorf("through the proxy: controller saw %d requests, proxy %d; want 0 and 1", ctrl.reqs.Load(), proxy.reqs.Load())
+	}
+}
+
+// TestAlternativeSpellingsRefused: what held in the red-team run stays
+// held — no other spelling of a forbidden address reaches it.
+func TestAlternativeSpellingsRefused(t *testing.T) {
+	forbidden := newCountingServer(t, "127.0.0.2", serveFixture(t, "fw5.22.1_mennekes.txt"))
+	_, port, _ := net.SplitHostPort(forbidden.Addr)
+	h, _ := newHandler(t, "probe: {allowed_targets: [127.0.0.1/32]}")
+	for _, target := range []string{
+		"127.0.0.2:" + port, "0x7f000002:" + port, "2130706434:" + port, "127.2:" + port, "0177.0.0.2:" + port,
+		"127.000.000.002:" + port, "[::ffff:127.0.0.2]:" + port, "[::ffff:7f00:2]:" + port,
+		"http://127.0.0.1@127.0.0.2:" + port, "http://127.0.0.1:" + port + "@127.0.0.2:" + port,
+		"HTTP://127.0.0.2:" + port, "http://127.0.0.2%2e:" + port, "１２７.０.０.２:" + port,
+		"http://127.0.0.2:" + port + "%2f..%2f", "ftp://127.0.0.2:" + port, "http://[127.0.0.2]:" + port,
+	} {
+		code, out := probe(t, h, "target="+url.QueryEscape(target), nil)
+		if code == 200 && strings.Contains(out, "\nbender_cc_up 1\n") {
+			t.Errorf("%s reached the forbidden controller", target)
+		}
+	}
+	if n := forbidden.conns.Load(); n != 0 {
+		t.Errorf("the forbidden controller saw %d connections", n)
 	}
 }
