@@ -23,6 +23,10 @@ PROMETHEUS3_VERSION := 3.16.0
 PROMETHEUS3_MODULE  := v0.316.0
 PROMETHEUS3 := .build/prometheus-$(PROMETHEUS3_VERSION)
 HELM := .build/bin/helm-$(HELM_VERSION)
+# Alertmanager and amtool for the delivery e2e and the routing tests (alerts/). v0.32+ do not build
+# from the module proxy (their UI assets are not in the module); Debian's prometheus-alertmanager is 0.25.
+ALERTMANAGER_VERSION := 0.31.1
+ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
@@ -50,7 +54,7 @@ fuzz:
 
 ## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
 tools:
-	$(MAKE) --no-print-directory -j4 $(GOLANGCI_LINT) $(GORELEASER) $(HELM) $(PROMETHEUS3)/prometheus
+	$(MAKE) --no-print-directory -j4 $(GOLANGCI_LINT) $(GORELEASER) $(HELM) $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
 
 ## unit: the Go tests only, without installing anything
 unit:
@@ -79,6 +83,13 @@ $(PROMETHEUS3)/prometheus:
 	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_MODULE) github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS3_MODULE)
 	mv .build/tmp/prometheus/promtool $(PROMETHEUS3)/promtool
 	mv .build/tmp/prometheus/prometheus $@
+
+$(ALERTMANAGER)/alertmanager:
+	mkdir -p .build/tmp/alertmanager $(ALERTMANAGER)
+	GOBIN=$(CURDIR)/.build/tmp/alertmanager $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(ALERTMANAGER_VERSION)' \
+	  github.com/prometheus/alertmanager/cmd/alertmanager@v$(ALERTMANAGER_VERSION) github.com/prometheus/alertmanager/cmd/amtool@v$(ALERTMANAGER_VERSION)
+	mv .build/tmp/alertmanager/amtool $(ALERTMANAGER)/amtool
+	mv .build/tmp/alertmanager/alertmanager $@
 
 ## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
 CROSS_PKGS := ./collector ./probe ./config
