@@ -43,7 +43,7 @@ build:
 test: tools
 	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
-	$(GO) test -race -count=1 ./...
+	PATH=$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-prometheus3 cross fuzz chart-check
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
@@ -73,9 +73,10 @@ $(GOLANGCI_LINT):
 	mkdir -p .build/bin && mv .build/tmp/golangci-lint/golangci-lint $@
 
 ## test-prometheus3: the end-to-end and rule tests again, against Prometheus 3 (built into .build/ once)
-test-prometheus3: $(PROMETHEUS3)/prometheus
-	PATH=$(CURDIR)/$(PROMETHEUS3):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
-	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden'
+test-prometheus3: $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
+	PATH=$(CURDIR)/$(PROMETHEUS3):$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
+	  BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) \
+	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden|TestAlertDelivery'
 
 $(PROMETHEUS3)/prometheus:
 	mkdir -p .build/tmp/prometheus $(PROMETHEUS3)
