@@ -28,16 +28,17 @@ const (
 	DeviceConnector FaultMode = "connector_error" // connector error, MCB tripped
 	DeviceBackend   FaultMode = "backend_lost"    // OCPP backend unreachable
 	DeviceOverheat  FaultMode = "overheat"        // temperature above 70 °C
+	DeviceRCD       FaultMode = "rcd"             // residual current device tripped
 )
 
 // deviceFaults maps device fault modes to the fault the controller reports.
 var deviceFaults = map[FaultMode]Fault{
 	DeviceRCMB: RCMBTrip, DevicePlugLock: PlugLocking, DeviceConnector: ConnectorError,
-	DeviceBackend: BackendLost, DeviceOverheat: Overheating,
+	DeviceBackend: BackendLost, DeviceOverheat: Overheating, DeviceRCD: RCDTrip,
 }
 
 var faultModes = []FaultMode{FaultLatency, Fault500, Fault401, Fault404, FaultHTML, FaultGarbage, FaultTruncated, FaultHang,
-	DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat}
+	DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat, DeviceRCD}
 
 // FaultSpec is one injected fault.
 type FaultSpec struct {
