@@ -102,7 +102,7 @@ func (s *FaultSpec) serve(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = io.WriteString(w, loginPage)
 	case FaultGarbage:
 		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xfe, 0x00, 0x7f})
-	case FaultTruncated, DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat:
+	case FaultTruncated, DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat, DeviceRCD:
 		return false
 	case FaultHang:
 		<-r.Context().Done() // until the client gives up
