@@ -102,6 +102,13 @@ type Fleet struct {
 	SimURL       string
 	ExporterAddr string
 	PromURL      string
+
+	// What withPrometheus uses when set: the probe job's static_configs (else
+	// one group of every controller of Sim), a rule file (else the shipped
+	// one, see testRules) and an Alertmanager to send to.
+	StaticConfigs []map[string]any
+	RulesFile     string
+	Alertmanager  string
 }
 
 // Target is the exporter target of simulated controller id.
@@ -152,14 +159,20 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 		targets = append(targets, f.Target(id))
 	}
 	cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
-	rules, err := filepath.Abs("../alerts/bender_cc.rules.yml")
-	if err != nil {
-		t.Fatal(err)
+	if f.StaticConfigs != nil {
+		cfg.ScrapeConfigs[0]["static_configs"] = f.StaticConfigs
+	}
+	rules := f.RulesFile
+	if rules == "" {
+		rules = testRules(t, "")
 	}
 	full := map[string]any{
 		"global":         map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
 		"rule_files":     []string{rules},
 		"scrape_configs": cfg.ScrapeConfigs,
+	}
+	if f.Alertmanager != "" {
+		full["alerting"] = map[string]any{"alertmanagers": []map[string]any{{"static_configs": []map[string]any{{"targets": []string{f.Alertmanager}}}}}}
 	}
 	out, err := yaml.Marshal(full)
 	if err != nil {
@@ -174,6 +187,49 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 		return []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
 	})
 	return f
+}
+
+// testRules writes the shipped rule file as the tests load it: every group
+// evaluated every second (the hourly group too), and, when shortFor is set,
+// every for: and keep_firing_for: shortened to it. Nothing else changes.
+func testRules(t *testing.T, shortFor string) string {
+	t.Helper()
+	b, err := os.ReadFile("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []yaml.MapSlice `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range doc.Groups {
+		for n := range g {
+			switch g[n].Key {
+			case "interval":
+				g[n].Value = "1s"
+			case "rules":
+				for _, r := range g[n].Value.([]any) {
+					rule := r.(yaml.MapSlice)
+					for k := range rule {
+						if shortFor != "" && (rule[k].Key == "for" || rule[k].Key == "keep_firing_for") {
+							rule[k].Value = shortFor
+						}
+					}
+				}
+			}
+		}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bender_cc.rules.yml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // RuleHealth returns every loaded rule's name, health and last error.
