@@ -165,7 +165,6 @@ func TestEndToEnd(t *testing.T) {
 		})
 	})
 
-
 	t.Run("safety alert fires for the tripped controller", func(t *testing.T) {
 		Eventually(t, 20*time.Second, func() error {
 			s, err := f.Query(t, `ALERTS{alertname="BenderCCResidualCurrentTripped",alertstate="firing"}`)

@@ -30,6 +30,13 @@ import (
 // command exits.
 func start(t *testing.T, name string, args ...string) <-chan struct{} {
 	t.Helper()
+	exited, _ := startProc(t, name, args...)
+	return exited
+}
+
+// startProc is start that also returns the process (to stop and continue it).
+func startProc(t *testing.T, name string, args ...string) (<-chan struct{}, *os.Process) {
+	t.Helper()
 	logFile := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
 	out, err := os.Create(logFile)
 	if err != nil {
@@ -51,7 +58,7 @@ func start(t *testing.T, name string, args ...string) <-chan struct{} {
 			t.Logf("--- %s log (last 3000 bytes):\n%s", filepath.Base(name), tail(string(b), 3000))
 		}
 	})
-	return exited
+	return exited, cmd.Process
 }
 
 // serve starts a server (the exporter, Prometheus) on a free loopback
@@ -60,15 +67,22 @@ func start(t *testing.T, name string, args ...string) <-chan struct{} {
 // after all) is started again on another address, twice at most.
 func serve(t *testing.T, name string, args func(addr string) []string) string {
 	t.Helper()
+	addr, _ := serveProc(t, name, args)
+	return addr
+}
+
+// serveProc is serve that also returns the server's process.
+func serveProc(t *testing.T, name string, args func(addr string) []string) (string, *os.Process) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		addr, err := loopback.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		exited := start(t, name, args(addr)...)
+		exited, proc := startProc(t, name, args(addr)...)
 		err = loopback.WaitReady("http://"+addr+"/-/ready", exited, 30*time.Second)
 		if err == nil {
-			return addr
+			return addr, proc
 		}
 		if !errors.Is(err, loopback.ErrExited) || attempt == 3 {
 			t.Fatalf("%s on %s: %v", filepath.Base(name), addr, err)
@@ -154,13 +168,14 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
 		t.Fatalf("README scrape config: %v", err)
 	}
-	var targets []string
-	for id := 1; id <= f.Sim.Len(); id++ {
-		targets = append(targets, f.Target(id))
-	}
-	cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
 	if f.StaticConfigs != nil {
 		cfg.ScrapeConfigs[0]["static_configs"] = f.StaticConfigs
+	} else {
+		var targets []string
+		for id := 1; id <= f.Sim.Len(); id++ {
+			targets = append(targets, f.Target(id))
+		}
+		cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
 	}
 	rules := f.RulesFile
 	if rules == "" {
