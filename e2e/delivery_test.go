@@ -380,6 +380,74 @@ func TestAlertDelivery(t *testing.T) {
 		})
 	})
 
+	// The inhibitions the simulator cannot produce at once, with alerts as
+	// Prometheus sends them (the labels the rules give them).
+	t.Run("inhibitions of controllers' own alerts", func(t *testing.T) {
+		ctl := func(instance, alertname, severity string, more ...string) map[string]string {
+			l := map[string]string{"alertname": alertname, "severity": severity, "job": "bender_cc", "instance": instance, "site": "c"}
+			for n := 0; n+1 < len(more); n += 2 {
+				l[more[n]] = more[n+1]
+			}
+			return l
+		}
+		cases := []struct {
+			why            string
+			source, target map[string]string
+		}{
+			{"an unreachable controller holds back its own other alerts",
+				ctl("c1", "BenderCCControllerUnreachable", "warning", "module", "default"), ctl("c1", "BenderCCBackendDisconnected", "warning")},
+			{"a controller whose probe scrape fails holds back its own other alerts",
+				ctl("c2", "BenderCCProbeScrapeFailing", "warning"), ctl("c2", "BenderCCControllerRestarted", "info")},
+			{"a faulted connector holds back charging stalled",
+				ctl("c3", "BenderCCConnectorFaulted", "warning"), ctl("c3", "BenderCCChargingStalled", "warning")},
+			{"a tripped safety device holds back its controller's warnings",
+				ctl("c4", "BenderCCRCDTripped", "critical"), ctl("c4", "BenderCCErrorActive", "warning", "error", "plug_locking_failed")},
+		}
+		var post []map[string]any
+		for _, c := range cases {
+			for _, l := range []map[string]string{c.source, c.target} {
+				post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
+			}
+		}
+		// Controls: the same target alerts of another controller are not held back.
+		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning")}
+		for _, l := range controls {
+			post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
+		}
+		b, _ := json.Marshal(post)
+		resp, err := http.Post("http://"+am+"/api/v2/alerts", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+		}
+		for _, c := range cases {
+			Eventually(t, 10*time.Second, func() error {
+				a := amFind(t, am, c.target)
+				if len(a) != 1 || a[0].Status.State != "suppressed" || len(a[0].Status.InhibitedBy) == 0 {
+					return fmt.Errorf("%s: %v not held back: %+v", c.why, c.target, a)
+				}
+				return nil
+			})
+		}
+		for _, l := range controls {
+			if a := amFind(t, am, l); len(a) != 1 || a[0].Status.State != "active" {
+				t.Errorf("%v should be active: %+v", l, a)
+			}
+		}
+		time.Sleep(6 * time.Second) // the warning route's group_wait
+		for _, c := range cases {
+			if n := hook.with("", c.target); len(n) != 0 {
+				t.Errorf("%s, but it was delivered: %s", c.why, n[0].Raw)
+			}
+		}
+		if n := hook.with("firing", controls[0]); len(n) != 1 {
+			t.Errorf("the control alert was delivered %d times", len(n))
+		}
+	})
+
 	t.Run("the silence held to the end", func(t *testing.T) {
 		if n := hook.with("", map[string]string{"alertname": "BenderCCTemperatureHigh"}); len(n) != 0 {
 			t.Errorf("a silenced alert was delivered: %s", n[0].Raw)
