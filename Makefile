@@ -30,7 +30,7 @@ ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
 
 all: build
 
@@ -150,6 +150,11 @@ bench:
 bench-load: build bender-cc-loadtest
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
+
+## bench-dashboards: the fleet dashboard's query times on a day of 5,000 controllers (docs/performance.md; minutes)
+BENCH_DASHBOARDS_ARGS := -controllers 5000
+bench-dashboards:
+	cd dashboards/fleetbench && $(GO) run . $(BENCH_DASHBOARDS_ARGS)
 
 ## demo: simulator + exporter on loopback; Ctrl-C stops both
 demo: build
