@@ -243,3 +243,115 @@ func TestDashboards(t *testing.T) {
 		})
 	}
 }
+
+// TestColours: counts that should be 0 are green and turn red or orange
+// from 1 (not Grafana's default red from 80); the state timelines paint
+// trouble red, not every state green.
+func TestColours(t *testing.T) {
+	type panel struct {
+		Type, Title string
+		FieldConfig struct {
+			Defaults struct {
+				Thresholds struct {
+					Steps []struct {
+						Value *float64
+						Color string
+					}
+				}
+			}
+			Overrides []struct {
+				Matcher    struct{ ID, Options string }
+				Properties []struct {
+					ID    string
+					Value any
+				}
+			}
+		} `json:"fieldConfig"`
+	}
+	mustBeZero := map[string]bool{"Controllers down": true, "Faulted": true, "Safety trips": true, "Active errors": true}
+	for name := range All() {
+		raw, _ := os.ReadFile(name)
+		var d struct{ Panels []panel }
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range d.Panels {
+			steps := p.FieldConfig.Defaults.Thresholds.Steps
+			if mustBeZero[p.Title] {
+				if len(steps) != 2 || steps[0].Color != "green" || steps[1].Value == nil || *steps[1].Value != 1 || (steps[1].Color != "red" && steps[1].Color != "orange") {
+					t.Errorf("%s / %s: thresholds %+v, want green, then red or orange from 1", name, p.Title, steps)
+				}
+			}
+			if p.Type == "state-timeline" {
+				red := ""
+				for _, o := range p.FieldConfig.Overrides {
+					for _, pr := range o.Properties {
+						if v, _ := pr.Value.(map[string]any); pr.ID == "color" && v["fixedColor"] == "red" {
+							red = o.Matcher.Options
+						}
+					}
+				}
+				re, err := regexp.Compile(strings.Trim(red, "/"))
+				if red == "" || err != nil || !re.MatchString("faulted") || !re.MatchString("RCMB: triggered") || re.MatchString("charging") || re.MatchString("RCMB: okay") {
+					t.Errorf("%s / %s: no red for faulted and triggered states (%q)", name, p.Title, red)
+				}
+			}
+		}
+	}
+}
+
+// TestProblemsFirst: the fleet's controller table sorts by firing alerts and
+// links each controller to its dashboard, with the datasource, job and time.
+func TestProblemsFirst(t *testing.T) {
+	raw, err := os.ReadFile("bender-cc-fleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Type, Title string
+			Options     struct {
+				SortBy []struct {
+					DisplayName string
+					Desc        bool
+				}
+			}
+			FieldConfig struct {
+				Overrides []struct {
+					Matcher    struct{ Options string }
+					Properties []struct {
+						ID    string
+						Value any
+					}
+				}
+			} `json:"fieldConfig"`
+		}
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Panels {
+		if p.Title != "Controllers" || p.Type != "table" {
+			continue
+		}
+		if len(p.Options.SortBy) != 1 || p.Options.SortBy[0].DisplayName != "Firing alerts" || !p.Options.SortBy[0].Desc {
+			t.Errorf("sorted by %+v, want Firing alerts, descending", p.Options.SortBy)
+		}
+		link := ""
+		for _, o := range p.FieldConfig.Overrides {
+			for _, pr := range o.Properties {
+				if o.Matcher.Options == "Controller" && pr.ID == "links" {
+					b, _ := json.Marshal(pr.Value)
+					link = string(b)
+				}
+			}
+		}
+		for _, want := range []string{"/d/bender-cc-controller/", "var-instance=${__value.raw}", "var-job=${job}", "${datasource:queryparam}", "${__url_time_range}"} {
+			if !strings.Contains(link, want) {
+				t.Errorf("controller link %s: no %s", link, want)
+			}
+		}
+		return
+	}
+	t.Error("no Controllers table")
+}

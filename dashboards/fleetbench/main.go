@@ -85,7 +85,9 @@ func generate(dir string, n, perSite int, begin, end time.Time, step time.Durati
 		v   func(c int, t int64) float64
 	}
 	var all []*series
-	add := func(v func(c int, t int64) float64, ls ...string) { all = append(all, &series{l: labels.FromStrings(ls...), v: v}) }
+	add := func(v func(c int, t int64) float64, ls ...string) {
+		all = append(all, &series{l: labels.FromStrings(ls...), v: v})
+	}
 	const cycle = 40 * 60 // s: idle 10 min, connected 5, charging 20, finishing 5
 	phase := func(c int, t int64) int {
 		s := (t/1000 + int64(c)*97) % cycle
