@@ -25,16 +25,9 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
-// start runs a command until the test ends; its output goes to a log file
-// that is printed when the test fails. The channel is closed when the
-// command exits.
-func start(t *testing.T, name string, args ...string) <-chan struct{} {
-	t.Helper()
-	exited, _ := startProc(t, name, args...)
-	return exited
-}
-
-// startProc is start that also returns the process (to stop and continue it).
+// startProc runs a command until the test ends; its output goes to a log
+// file that is printed when the test fails. The channel is closed when the
+// command exits; the process is returned to stop and continue it.
 func startProc(t *testing.T, name string, args ...string) (<-chan struct{}, *os.Process) {
 	t.Helper()
 	logFile := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
