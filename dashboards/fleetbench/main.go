@@ -43,6 +43,7 @@ func main() {
 	dashboard := flag.String("dashboard", "../bender-cc-fleet.json", "dashboard whose queries are timed")
 	old := flag.String("old", "", "a second dashboard to time the same way (the one before, say)")
 	keep := flag.String("data", "", "data directory (kept; default a temporary one, removed)")
+	reuse := flag.Bool("reuse", false, "time the queries on the day already in -data (written by an earlier run with the same flags)")
 	flag.Parse()
 
 	dir := *keep
@@ -57,9 +58,29 @@ func main() {
 	// A day that ends on a block boundary, an hour ago.
 	end := time.Now().Add(-time.Hour).Truncate(2 * time.Hour)
 	begin := end.Add(-24 * time.Hour)
-	t0 := time.Now()
-	samples, series := generate(dir, *n, *perSite, begin, end, *step)
-	log.Printf("%d series, %d samples in %s", series, samples, time.Since(t0).Round(time.Second))
+	var samples, series int
+	if *reuse {
+		b, err := os.ReadFile(filepath.Join(dir, "day.json"))
+		if err != nil {
+			log.Fatalf("-reuse: %v", err)
+		}
+		var day struct {
+			End             time.Time
+			Samples, Series int
+		}
+		if err := json.Unmarshal(b, &day); err != nil {
+			log.Fatal(err)
+		}
+		end, samples, series = day.End, day.Samples, day.Series
+	} else {
+		t0 := time.Now()
+		samples, series = generate(dir, *n, *perSite, begin, end, *step)
+		log.Printf("%d series, %d samples in %s", series, samples, time.Since(t0).Round(time.Second))
+		b, _ := json.Marshal(map[string]any{"End": end, "Samples": samples, "Series": series})
+		if err := os.WriteFile(filepath.Join(dir, "day.json"), b, 0o600); err != nil {
+			log.Fatal(err)
+		}
+	}
 
 	addr, stop := startPrometheus(*prom, dir)
 	defer stop()
