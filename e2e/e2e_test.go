@@ -175,6 +175,34 @@ func TestEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("the critical alerts are the trips", func(t *testing.T) {
+		injected := map[int]string{tripped: "BenderCCResidualCurrentTripped", mcb: "BenderCCMCBTripped", rcd: "BenderCCRCDTripped"}
+		Eventually(t, 20*time.Second, func() error {
+			want := map[string]bool{}
+			now := time.Now()
+			for id := 1; id < broken; id++ {
+				name, ok := injected[id]
+				if st := f.Sim.Controller(id).StateAt(now); !ok && st.Phase != simulator.Idle {
+					name = map[simulator.Fault]string{simulator.RCMBTrip: "BenderCCResidualCurrentTripped", simulator.ConnectorError: "BenderCCMCBTripped"}[st.Fault]
+				}
+				if name != "" {
+					want[name+" "+f.Target(id)] = true
+				}
+			}
+			got := map[string]bool{}
+			for _, s := range f.MustQuery(t, `ALERTS{severity="critical",alertstate="firing"}`) {
+				got[s.Metric["alertname"]+" "+s.Metric["instance"]] = true
+				if s.Metric["state"] != "" {
+					return fmt.Errorf("a stray state label: %v", s.Metric)
+				}
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("critical alerts %v, want %v", got, want)
+			}
+			return nil
+		})
+	})
+
 	t.Run("one info series per controller", func(t *testing.T) {
 		info := f.MustQuery(t, `count by (instance) (bender_cc_info)`)
 		var got []string

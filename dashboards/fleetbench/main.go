@@ -8,7 +8,7 @@
 //
 // The blocks are written with Prometheus' TSDB block writer, which is what
 // promtool tsdb create-blocks-from openmetrics uses: an OpenMetrics file of
-// a 5,000-controller day would be some 20 GB of text to write and parse.
+// a 5,000-controller day would be over 30 GB of text to write and parse.
 // Its own module: the TSDB stays out of the exporter's go.mod.
 package main
 
