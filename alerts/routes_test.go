@@ -1,10 +1,14 @@
 package alerts
 
 import (
+	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v2"
 
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
@@ -81,4 +85,54 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 	t.Logf("routes:\n%s", strings.Join(names, "\n"))
+}
+
+// TestInhibitionsNameRealAlerts: every alert name an inhibition of
+// alertmanager.yml.example matches is an alert of bender_cc.rules.yml, so
+// that renaming an alert cannot quietly switch its inhibition off.
+func TestInhibitionsNameRealAlerts(t *testing.T) {
+	b, err := os.ReadFile(amConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		InhibitRules []struct {
+			SourceMatchers []string `yaml:"source_matchers"`
+			TargetMatchers []string `yaml:"target_matchers"`
+			Equal          []string
+		} `yaml:"inhibit_rules"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	alerts := map[string]bool{}
+	for _, g := range mustLoad(t, "bender_cc.rules.yml").Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts[r.Alert] = true
+			}
+		}
+	}
+	m := regexp.MustCompile(`^alertname(=~|=|!~|!=)"(.*)"$`)
+	n := 0
+	for _, rule := range cfg.InhibitRules {
+		for _, matcher := range append(rule.SourceMatchers, rule.TargetMatchers...) {
+			parts := m.FindStringSubmatch(matcher)
+			if parts == nil {
+				continue
+			}
+			for _, name := range strings.Split(parts[2], "|") {
+				if strings.ContainsAny(name, ".*+?[]()") {
+					continue // a pattern: BenderCCExporter.*
+				}
+				n++
+				if !alerts[name] {
+					t.Errorf("inhibition matcher %s names %s, which alerts/bender_cc.rules.yml does not have", matcher, name)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("only %d alert names in the inhibitions", n)
+	}
 }
