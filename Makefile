@@ -23,10 +23,14 @@ PROMETHEUS3_VERSION := 3.16.0
 PROMETHEUS3_MODULE  := v0.316.0
 PROMETHEUS3 := .build/prometheus-$(PROMETHEUS3_VERSION)
 HELM := .build/bin/helm-$(HELM_VERSION)
+# Alertmanager and amtool for the delivery e2e and the routing tests (alerts/). v0.32+ do not build
+# from the module proxy (their UI assets are not in the module); Debian's prometheus-alertmanager is 0.25.
+ALERTMANAGER_VERSION := 0.31.1
+ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
 
 all: build
 
@@ -39,7 +43,7 @@ build:
 test: tools
 	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
-	$(GO) test -race -count=1 ./...
+	PATH=$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-prometheus3 cross fuzz chart-check
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
@@ -50,7 +54,7 @@ fuzz:
 
 ## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
 tools:
-	$(MAKE) --no-print-directory -j4 $(GOLANGCI_LINT) $(GORELEASER) $(HELM) $(PROMETHEUS3)/prometheus
+	$(MAKE) --no-print-directory -j4 $(GOLANGCI_LINT) $(GORELEASER) $(HELM) $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
 
 ## unit: the Go tests only, without installing anything
 unit:
@@ -69,9 +73,10 @@ $(GOLANGCI_LINT):
 	mkdir -p .build/bin && mv .build/tmp/golangci-lint/golangci-lint $@
 
 ## test-prometheus3: the end-to-end and rule tests again, against Prometheus 3 (built into .build/ once)
-test-prometheus3: $(PROMETHEUS3)/prometheus
-	PATH=$(CURDIR)/$(PROMETHEUS3):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
-	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden'
+test-prometheus3: $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
+	PATH=$(CURDIR)/$(PROMETHEUS3):$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
+	  BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) \
+	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden|TestAlertDelivery'
 
 $(PROMETHEUS3)/prometheus:
 	mkdir -p .build/tmp/prometheus $(PROMETHEUS3)
@@ -79,6 +84,13 @@ $(PROMETHEUS3)/prometheus:
 	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_MODULE) github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS3_MODULE)
 	mv .build/tmp/prometheus/promtool $(PROMETHEUS3)/promtool
 	mv .build/tmp/prometheus/prometheus $@
+
+$(ALERTMANAGER)/alertmanager:
+	mkdir -p .build/tmp/alertmanager $(ALERTMANAGER)
+	GOBIN=$(CURDIR)/.build/tmp/alertmanager $(GO) install -ldflags '-X github.com/prometheus/common/version.Version=$(ALERTMANAGER_VERSION)' \
+	  github.com/prometheus/alertmanager/cmd/alertmanager@v$(ALERTMANAGER_VERSION) github.com/prometheus/alertmanager/cmd/amtool@v$(ALERTMANAGER_VERSION)
+	mv .build/tmp/alertmanager/amtool $(ALERTMANAGER)/amtool
+	mv .build/tmp/alertmanager/alertmanager $@
 
 ## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
 CROSS_PKGS := ./collector ./probe ./config
@@ -138,6 +150,11 @@ bench:
 bench-load: build bender-cc-loadtest
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
+
+## bench-dashboards: the fleet dashboard's query times on a day of 5,000 controllers (docs/performance.md; minutes)
+BENCH_DASHBOARDS_ARGS := -controllers 5000
+bench-dashboards:
+	cd dashboards/fleetbench && $(GO) run . $(BENCH_DASHBOARDS_ARGS)
 
 ## demo: simulator + exporter on loopback; Ctrl-C stops both
 demo: build

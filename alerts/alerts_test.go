@@ -73,3 +73,45 @@ func mustLoad(t *testing.T, path string) *Rules {
 	}
 	return r
 }
+
+// TestReadmeAlertTable: the README's alert table lists every alert of the
+// rule file with its severity, and nothing else.
+func TestReadmeAlertTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "| alert | fires when | severity |\n")
+	if !ok {
+		t.Fatal("README.md: no table | alert | fires when | severity |")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	inReadme := map[string]string{}
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) < 3 || strings.HasPrefix(cells[0], "---") {
+			continue
+		}
+		inReadme[strings.TrimSpace(cells[0])] = strings.TrimSpace(cells[len(cells)-1])
+	}
+	inRules := map[string]string{}
+	for _, g := range mustLoad(t, "bender_cc.rules.yml").Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				inRules[r.Alert] = r.Labels["severity"]
+			}
+		}
+	}
+	for a, sev := range inRules {
+		if got, ok := inReadme[a]; !ok {
+			t.Errorf("README.md's alert table lacks %s", a)
+		} else if got != sev {
+			t.Errorf("README.md: %s has severity %q, the rules %q", a, got, sev)
+		}
+	}
+	for a := range inReadme {
+		if _, ok := inRules[a]; !ok {
+			t.Errorf("README.md's alert table lists %s, which alerts/bender_cc.rules.yml does not have", a)
+		}
+	}
+}

@@ -7,14 +7,6 @@ import (
 	"strings"
 )
 
-// All returns every dashboard by file name.
-func All() map[string]*Dashboard {
-	return map[string]*Dashboard{
-		"bender-cc-fleet.json":      Fleet(),
-		"bender-cc-controller.json": Controller(),
-	}
-}
-
 // Query is one PromQL query of a dashboard file.
 type Query struct {
 	Panel, RefID, Expr string
@@ -40,6 +32,8 @@ type File struct {
 		Targets []struct {
 			RefID      string         `json:"refId"`
 			Expr       string         `json:"expr"`
+			Instant    bool           `json:"instant"`
+			Range      bool           `json:"range"`
 			Datasource map[string]any `json:"datasource"`
 		} `json:"targets"`
 	} `json:"panels"`

@@ -19,17 +19,18 @@ import (
 // TestEndToEnd: 10 simulated controllers, one answering 500, scraped by a
 // real Prometheus through the exporter with the README's scrape config.
 func TestEndToEnd(t *testing.T) {
-	// Controller 9 reports a tripped RCMB (the controller answers), so that
-	// the error and safety panels and alerts have something to show.
-	const n, broken, tripped = 10, 10, 9
-	f := startFleet(t, n, map[int]string{broken: "500", tripped: "rcmb"})
+	// Controller 9 reports a tripped RCMB, 8 a connector error with its MCB
+	// tripped, 7 a tripped RCD (the controllers answer), so that the error and
+	// safety panels and alerts have something to show.
+	const n, broken, tripped, mcb, rcd = 10, 10, 9, 8, 7
+	f := startFleet(t, n, map[int]string{broken: "500", tripped: "rcmb", mcb: "connector_error", rcd: "rcd"})
 
 	// The strongest controller that charges, in one session, for the whole
 	// test: meter_wh counts whole Wh, so a weak charger's rate over a short
 	// window is coarse.
 	charging, best := 0, 0.0
 	now := time.Now()
-	for id := 1; id < tripped; id++ {
+	for id := 1; id < rcd; id++ {
 		c := f.Sim.Controller(id)
 		a, b := c.StateAt(now), c.StateAt(now.Add(90*time.Second))
 		if a.Phase == simulator.Charging && b.Phase == simulator.Charging && a.CycleNumber == b.CycleNumber && a.Power > best {
@@ -132,11 +133,71 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("dashboards and rules", func(t *testing.T) { checkDashboardsAndRules(t, f, n) })
 
+	t.Run("fleet panels count the injected faults", func(t *testing.T) {
+		injected := map[int]simulator.Fault{tripped: simulator.RCMBTrip, mcb: simulator.ConnectorError, rcd: simulator.RCDTrip}
+		Eventually(t, 20*time.Second, func() error {
+			// The simulated controllers' own faults (a cycle in twelve has one) count too.
+			trips, faulted := 0, 0
+			now := time.Now()
+			for id := 1; id < broken; id++ {
+				fault, ok := injected[id]
+				if st := f.Sim.Controller(id).StateAt(now); !ok && st.Phase != simulator.Idle {
+					fault = st.Fault
+				}
+				switch fault {
+				case simulator.RCMBTrip, simulator.ConnectorError, simulator.RCDTrip:
+					trips++
+					faulted++
+				case simulator.PlugLocking:
+					faulted++
+				}
+			}
+			for title, want := range map[string]float64{
+				"Safety trips": float64(trips), "Faulted": float64(faulted),
+				"Controllers down": 1, "Controllers up": n - 1,
+			} {
+				got, err := panelValue(t, f, "bender-cc-fleet.json", title)
+				if err != nil || got != want {
+					return fmt.Errorf("fleet panel %q = %v (%v), want %v", title, got, err, want)
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("safety alert fires for the tripped controller", func(t *testing.T) {
 		Eventually(t, 20*time.Second, func() error {
 			s, err := f.Query(t, `ALERTS{alertname="BenderCCResidualCurrentTripped",alertstate="firing"}`)
 			if err != nil || len(s) != 1 || s[0].Metric["instance"] != f.Target(tripped) {
 				return fmt.Errorf("firing RCMB alerts: %v %v", s, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("the critical alerts are the trips", func(t *testing.T) {
+		injected := map[int]string{tripped: "BenderCCResidualCurrentTripped", mcb: "BenderCCMCBTripped", rcd: "BenderCCRCDTripped"}
+		Eventually(t, 20*time.Second, func() error {
+			want := map[string]bool{}
+			now := time.Now()
+			for id := 1; id < broken; id++ {
+				name, ok := injected[id]
+				if st := f.Sim.Controller(id).StateAt(now); !ok && st.Phase != simulator.Idle {
+					name = map[simulator.Fault]string{simulator.RCMBTrip: "BenderCCResidualCurrentTripped", simulator.ConnectorError: "BenderCCMCBTripped"}[st.Fault]
+				}
+				if name != "" {
+					want[name+" "+f.Target(id)] = true
+				}
+			}
+			got := map[string]bool{}
+			for _, s := range f.MustQuery(t, `ALERTS{severity="critical",alertstate="firing"}`) {
+				got[s.Metric["alertname"]+" "+s.Metric["instance"]] = true
+				if s.Metric["state"] != "" {
+					return fmt.Errorf("a stray state label: %v", s.Metric)
+				}
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("critical alerts %v, want %v", got, want)
 			}
 			return nil
 		})
@@ -180,6 +241,7 @@ func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 		for _, q := range file.Queries() {
 			vars := maps.Clone(dashboards.Builtins)
 			vars["job"] = "bender_cc"
+			vars["site"] = ".*"
 			vars["exporter_job"] = "bender_cc_exporter"
 			found := false
 			// With all controllers (fleet) or one (controller dashboard): some
@@ -220,4 +282,30 @@ func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 			t.Errorf("rule %v: health %v, error %v", r["name"], r["health"], r["lastError"])
 		}
 	}
+}
+
+// panelValue runs the single query of a dashboard panel (all sites and
+// controllers of job bender_cc) and returns its one value.
+func panelValue(t *testing.T, f *Fleet, file, title string) (float64, error) {
+	t.Helper()
+	d, err := dashboards.ReadFile("../dashboards/" + file)
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range d.Queries() {
+		if q.Panel != title {
+			continue
+		}
+		vars := maps.Clone(dashboards.Builtins)
+		vars["job"], vars["site"], vars["instance"], vars["exporter_job"] = "bender_cc", ".*", ".+", "bender_cc_exporter"
+		s, err := f.Query(t, dashboards.Substitute(q.Expr, vars))
+		if err != nil {
+			return 0, err
+		}
+		if len(s) != 1 {
+			return 0, fmt.Errorf("%d results: %v", len(s), s)
+		}
+		return s[0].Value, nil
+	}
+	return 0, fmt.Errorf("%s has no panel %q", file, title)
 }

@@ -25,10 +25,10 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
-// start runs a command until the test ends; its output goes to a log file
-// that is printed when the test fails. The channel is closed when the
-// command exits.
-func start(t *testing.T, name string, args ...string) <-chan struct{} {
+// startProc runs a command until the test ends; its output goes to a log
+// file that is printed when the test fails. The channel is closed when the
+// command exits; the process is returned to stop and continue it.
+func startProc(t *testing.T, name string, args ...string) (<-chan struct{}, *os.Process) {
 	t.Helper()
 	logFile := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
 	out, err := os.Create(logFile)
@@ -51,7 +51,7 @@ func start(t *testing.T, name string, args ...string) <-chan struct{} {
 			t.Logf("--- %s log (last 3000 bytes):\n%s", filepath.Base(name), tail(string(b), 3000))
 		}
 	})
-	return exited
+	return exited, cmd.Process
 }
 
 // serve starts a server (the exporter, Prometheus) on a free loopback
@@ -60,15 +60,22 @@ func start(t *testing.T, name string, args ...string) <-chan struct{} {
 // after all) is started again on another address, twice at most.
 func serve(t *testing.T, name string, args func(addr string) []string) string {
 	t.Helper()
+	addr, _ := serveProc(t, name, args)
+	return addr
+}
+
+// serveProc is serve that also returns the server's process.
+func serveProc(t *testing.T, name string, args func(addr string) []string) (string, *os.Process) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		addr, err := loopback.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		exited := start(t, name, args(addr)...)
+		exited, proc := startProc(t, name, args(addr)...)
 		err = loopback.WaitReady("http://"+addr+"/-/ready", exited, 30*time.Second)
 		if err == nil {
-			return addr
+			return addr, proc
 		}
 		if !errors.Is(err, loopback.ErrExited) || attempt == 3 {
 			t.Fatalf("%s on %s: %v", filepath.Base(name), addr, err)
@@ -102,6 +109,13 @@ type Fleet struct {
 	SimURL       string
 	ExporterAddr string
 	PromURL      string
+
+	// What withPrometheus uses when set: the probe job's static_configs (else
+	// one group of every controller of Sim), a rule file (else the shipped
+	// one, see testRules) and an Alertmanager to send to.
+	StaticConfigs []map[string]any
+	RulesFile     string
+	Alertmanager  string
 }
 
 // Target is the exporter target of simulated controller id.
@@ -147,19 +161,26 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
 		t.Fatalf("README scrape config: %v", err)
 	}
-	var targets []string
-	for id := 1; id <= f.Sim.Len(); id++ {
-		targets = append(targets, f.Target(id))
+	if f.StaticConfigs != nil {
+		cfg.ScrapeConfigs[0]["static_configs"] = f.StaticConfigs
+	} else {
+		var targets []string
+		for id := 1; id <= f.Sim.Len(); id++ {
+			targets = append(targets, f.Target(id))
+		}
+		cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
 	}
-	cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
-	rules, err := filepath.Abs("../alerts/bender_cc.rules.yml")
-	if err != nil {
-		t.Fatal(err)
+	rules := f.RulesFile
+	if rules == "" {
+		rules = testRules(t, "")
 	}
 	full := map[string]any{
 		"global":         map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
 		"rule_files":     []string{rules},
 		"scrape_configs": cfg.ScrapeConfigs,
+	}
+	if f.Alertmanager != "" {
+		full["alerting"] = map[string]any{"alertmanagers": []map[string]any{{"static_configs": []map[string]any{{"targets": []string{f.Alertmanager}}}}}}
 	}
 	out, err := yaml.Marshal(full)
 	if err != nil {
@@ -174,6 +195,49 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 		return []string{"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
 	})
 	return f
+}
+
+// testRules writes the shipped rule file as the tests load it: every group
+// evaluated every second (the hourly group too), and, when shortFor is set,
+// every for: and keep_firing_for: shortened to it. Nothing else changes.
+func testRules(t *testing.T, shortFor string) string {
+	t.Helper()
+	b, err := os.ReadFile("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []yaml.MapSlice `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range doc.Groups {
+		for n := range g {
+			switch g[n].Key {
+			case "interval":
+				g[n].Value = "1s"
+			case "rules":
+				for _, r := range g[n].Value.([]any) {
+					rule := r.(yaml.MapSlice)
+					for k := range rule {
+						if shortFor != "" && (rule[k].Key == "for" || rule[k].Key == "keep_firing_for") {
+							rule[k].Value = shortFor
+						}
+					}
+				}
+			}
+		}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bender_cc.rules.yml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // RuleHealth returns every loaded rule's name, health and last error.

@@ -40,6 +40,7 @@ const (
 	BackendLost
 	Overheating
 	ConnectorError
+	RCDTrip // only injected (rcd), never drawn for a cycle
 )
 
 // cycle is one idle → connected → charging → finishing round, in seconds.
@@ -54,7 +55,7 @@ func (c cycle) length() float64 { return c.idle + c.connected + c.charging + c.f
 
 // blocked says the fault keeps the contactor open for the whole session.
 func (c cycle) blocked() bool {
-	return c.fault == PlugLocking || c.fault == ConnectorError || c.fault == RCMBTrip
+	return c.fault == PlugLocking || c.fault == ConnectorError || c.fault == RCMBTrip || c.fault == RCDTrip
 }
 
 // deliveredWh is the energy the session put through the meter.
@@ -266,7 +267,7 @@ func (s State) WithFault(f Fault) State {
 		s.Phase, s.Authorized = Connected, true
 	}
 	switch f {
-	case RCMBTrip, PlugLocking, ConnectorError:
+	case RCMBTrip, RCDTrip, PlugLocking, ConnectorError:
 		if s.Phase == Charging {
 			s.Phase, s.Power, s.Currents = Connected, 0, []float64{0, 0, 0}
 		}

@@ -28,16 +28,17 @@ const (
 	DeviceConnector FaultMode = "connector_error" // connector error, MCB tripped
 	DeviceBackend   FaultMode = "backend_lost"    // OCPP backend unreachable
 	DeviceOverheat  FaultMode = "overheat"        // temperature above 70 °C
+	DeviceRCD       FaultMode = "rcd"             // residual current device tripped
 )
 
 // deviceFaults maps device fault modes to the fault the controller reports.
 var deviceFaults = map[FaultMode]Fault{
 	DeviceRCMB: RCMBTrip, DevicePlugLock: PlugLocking, DeviceConnector: ConnectorError,
-	DeviceBackend: BackendLost, DeviceOverheat: Overheating,
+	DeviceBackend: BackendLost, DeviceOverheat: Overheating, DeviceRCD: RCDTrip,
 }
 
 var faultModes = []FaultMode{FaultLatency, Fault500, Fault401, Fault404, FaultHTML, FaultGarbage, FaultTruncated, FaultHang,
-	DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat}
+	DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat, DeviceRCD}
 
 // FaultSpec is one injected fault.
 type FaultSpec struct {
@@ -114,7 +115,7 @@ func (s *FaultSpec) serve(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = io.WriteString(w, loginPage)
 	case FaultGarbage:
 		_, _ = w.Write([]byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xfe, 0x00, 0x7f})
-	case FaultTruncated, DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat:
+	case FaultTruncated, DeviceRCMB, DevicePlugLock, DeviceConnector, DeviceBackend, DeviceOverheat, DeviceRCD:
 		return false
 	case FaultHang:
 		<-r.Context().Done() // until the client gives up

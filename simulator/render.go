@@ -35,8 +35,11 @@ func (c *Controller) Document(s State) []kv {
 	case Finishing:
 		conn, auth, ocpp, cp = "vehicle_connected_type2", "authorized_for_charging", "finishing", "b"
 	}
-	rcmbState, mcb, errs := "okay", "okay", []string{}
+	rcmbState, rcd, mcb, errs := "okay", "disable", "okay", []string{}
 	switch fault {
+	case RCDTrip:
+		rcd, ocpp = "triggered", "faulted"
+		errs = append(errs, "rcd_triggered")
 	case RCMBTrip:
 		rcmbState, ocpp = "triggered", "faulted"
 		errs = append(errs, "rcmb_triggered")
@@ -100,7 +103,7 @@ func (c *Controller) Document(s State) []kv {
 		kv{"max_current", itoa(c.MaxCurrent)}, kv{"rcmb_state", rcmbState},
 		kv{rcmbMax, rcmbSep + fmt.Sprintf("%.1f, %.1f", s.RCMBMax[0], s.RCMBMax[1])},
 		kv{rcmbNow, rcmbSep + fmt.Sprintf("%.1f, %.1f", s.RCMB[0], s.RCMB[1])},
-		kv{"cable_attached", cable}, kv{"schuko_cfg", "disable"}, kv{"rcd_state", "disable"},
+		kv{"cable_attached", cable}, kv{"schuko_cfg", "disable"}, kv{"rcd_state", rcd},
 		kv{"mcb_type2_state", mcb}, kv{"mcb_schuko_state", "disable"}, kv{"cp_vendor", c.Vendor},
 		kv{"errors", strings.Join(errs, ";")}, kv{"cp_model", c.Model}, kv{"display_text", display})
 	if new {

@@ -11,15 +11,21 @@ import (
 )
 
 // Tool returns the path of a program the tests run for real (prometheus,
-// promtool). Without it the test is skipped loudly, except in CI, which must
-// have installed it (.ci/run does). The tool's version goes into the test
-// log; when BENDER_CC_PROMETHEUS_VERSION is set (make test runs the tests
-// against Prometheus 3 and 2 so), the tool must be that version.
+// promtool, alertmanager, amtool). Without it the test is skipped loudly,
+// except in CI, which must have installed it (.ci/run and make test do). The
+// tool's version goes into the test log; when the tool's version variable is
+// set (BENDER_CC_PROMETHEUS_VERSION for prometheus and promtool: make test runs
+// the tests against Prometheus 3 and 2 so; BENDER_CC_ALERTMANAGER_VERSION for
+// alertmanager and amtool), the tool must be that version.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
+	hint, versionVar := "apt-get install prometheus, or run make test", "BENDER_CC_PROMETHEUS_VERSION"
+	if name == "alertmanager" || name == "amtool" {
+		hint, versionVar = "make tools builds it into .build/alertmanager-*/; put that on PATH, or run make test", "BENDER_CC_ALERTMANAGER_VERSION"
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		msg := "!!! " + name + " not on PATH: apt-get install prometheus, or run make test !!!"
+		msg := "!!! " + name + " not on PATH: " + hint + " !!!"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -28,8 +34,8 @@ func Tool(t testing.TB, name string) string {
 	out, _ := exec.Command(p, "--version").CombinedOutput()
 	first, _, _ := strings.Cut(string(out), "\n")
 	t.Logf("%s: %s", p, first)
-	if want := os.Getenv("BENDER_CC_PROMETHEUS_VERSION"); want != "" && !strings.Contains(first, "version "+want+" ") {
-		t.Fatalf("%s is %q, want version %s (BENDER_CC_PROMETHEUS_VERSION)", p, first, want)
+	if want := os.Getenv(versionVar); want != "" && !strings.Contains(first, "version "+want+" ") {
+		t.Fatalf("%s is %q, want version %s (%s)", p, first, want, versionVar)
 	}
 	return p
 }

@@ -1,0 +1,460 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v2"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// notification is one webhook call of Alertmanager.
+type notification struct {
+	Receiver     string `json:"-"`
+	Status       string
+	GroupLabels  map[string]string `json:"groupLabels"`
+	CommonLabels map[string]string `json:"commonLabels"`
+	Alerts       []struct {
+		Status      string
+		Labels      map[string]string
+		Annotations map[string]string
+	}
+	Raw string `json:"-"`
+}
+
+// webhook receives Alertmanager's notifications, one path per receiver.
+type webhook struct {
+	mu   sync.Mutex
+	got  []notification
+	srv  *httptest.Server
+	errs []string
+}
+
+func newWebhook(t *testing.T) *webhook {
+	w := &webhook{}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var n notification
+		err := json.Unmarshal(b, &n)
+		n.Receiver, n.Raw = strings.TrimPrefix(r.URL.Path, "/"), string(b)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			w.errs = append(w.errs, err.Error())
+		}
+		w.got = append(w.got, n)
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+// with returns the notifications that carry an alert with these labels (and
+// status, if set), and the alerts' count in each.
+func (w *webhook) with(status string, labels map[string]string) []notification {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []notification
+	for _, n := range w.got {
+	alerts:
+		for _, a := range n.Alerts {
+			if status != "" && a.Status != status {
+				continue
+			}
+			for k, v := range labels {
+				if a.Labels[k] != v {
+					continue alerts
+				}
+			}
+			out = append(out, n)
+			break
+		}
+	}
+	return out
+}
+
+// alertmanagerConfig is alerts/alertmanager.yml.example with its receivers
+// replaced by the test's webhook (one path per receiver) and its waits and
+// intervals shortened; routes, grouping and inhibitions stay as shipped.
+func alertmanagerConfig(t *testing.T, hook string) string {
+	t.Helper()
+	b, err := os.ReadFile("../alerts/alertmanager.yml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var receivers []map[string]any
+	for _, r := range cfg["receivers"].([]any) {
+		name := r.(map[any]any)["name"].(string)
+		receivers = append(receivers, map[string]any{"name": name, "webhook_configs": []map[string]any{{"url": hook + "/" + name, "send_resolved": true}}})
+	}
+	cfg["receivers"] = receivers
+	delete(cfg, "global") // the e-mail relay: no receiver uses it now
+	// Critical pages go out 1 s after the alert and their changes (resolved) 2 s
+	// later; warnings wait 5 s for the rest of their group and then 1 min.
+	timings := map[string][2]string{"critical": {"1s", "2s"}, "warning": {"5s", "1m"}, "info": {"5s", "1m"}}
+	route := cfg["route"].(map[any]any)
+	route["group_wait"], route["group_interval"] = "5s", "1m"
+	for _, sub := range route["routes"].([]any) {
+		r := sub.(map[any]any)
+		sev := strings.TrimSuffix(strings.TrimPrefix(r["matchers"].([]any)[0].(string), `severity="`), `"`)
+		tm, ok := timings[sev]
+		if !ok {
+			t.Fatalf("route %v: not a severity route", r["matchers"])
+		}
+		r["group_wait"], r["group_interval"] = tm[0], tm[1]
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// amAlert is an alert as Alertmanager's API lists it.
+type amAlert struct {
+	Labels map[string]string
+	Status struct {
+		State       string
+		InhibitedBy []string
+		SilencedBy  []string
+	}
+}
+
+func amAlerts(t *testing.T, am string) []amAlert {
+	t.Helper()
+	resp, err := http.Get("http://" + am + "/api/v2/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var out []amAlert
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// amFind returns the alerts of Alertmanager that have these labels.
+func amFind(t *testing.T, am string, labels map[string]string) []amAlert {
+	var out []amAlert
+next:
+	for _, a := range amAlerts(t, am) {
+		for k, v := range labels {
+			if a.Labels[k] != v {
+				continue next
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// TestAlertDelivery: Prometheus evaluates the shipped rules (for: shortened
+// to 2 s, groups evaluated every second) against simulated controllers and
+// sends to a real Alertmanager with alerts/alertmanager.yml.example, which
+// delivers to a webhook here. Site a has 10 controllers (3: RCMB tripped,
+// 5: overheating, silenced), site b 50 behind one listener that closes.
+func TestAlertDelivery(t *testing.T) {
+	prom := testenv.Tool(t, "prometheus")
+	amBin := testenv.Tool(t, "alertmanager")
+	amtool := testenv.Tool(t, "amtool")
+	start := time.Now()
+
+	simA, err := simulator.NewFleet(simulator.Options{Controllers: 10, Seed: 7, Firmware: "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simB, err := simulator.NewFleet(simulator.Options{Controllers: 50, Seed: 8, Firmware: "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tripped, hot = 3, 5
+	for id, mode := range map[int]string{tripped: "rcmb", hot: "overheat"} {
+		spec, _ := simulator.ParseFault(mode)
+		simA.SetFault(id, spec)
+	}
+	srvA, srvB := httptest.NewServer(simA), httptest.NewServer(simB)
+	t.Cleanup(srvA.Close)
+	t.Cleanup(srvB.Close)
+	targets := func(url string, n int) []string {
+		var out []string
+		for id := 1; id <= n; id++ {
+			out = append(out, fmt.Sprintf("%s/cc/%d", url, id))
+		}
+		return out
+	}
+	trippedTarget, hotTarget := fmt.Sprintf("%s/cc/%d", srvA.URL, tripped), fmt.Sprintf("%s/cc/%d", srvA.URL, hot)
+
+	hook := newWebhook(t)
+	amCfg := alertmanagerConfig(t, hook.srv.URL)
+	amDir := t.TempDir()
+	am := serve(t, amBin, func(addr string) []string {
+		return []string{"--config.file=" + amCfg, "--storage.path=" + amDir, "--web.listen-address=" + addr, "--cluster.listen-address="}
+	})
+	// The silence is there before the alert: an overheating controller under maintenance.
+	if out, err := exec.Command(amtool, "--alertmanager.url=http://"+am, "silence", "add",
+		"alertname=BenderCCTemperatureHigh", "instance="+hotTarget, "--comment=maintenance", "--author=e2e", "--duration=1h").CombinedOutput(); err != nil {
+		t.Fatalf("amtool silence add: %v\n%s", err, out)
+	}
+
+	f := &Fleet{
+		StaticConfigs: []map[string]any{
+			{"targets": targets(srvA.URL, 10), "labels": map[string]string{"site": "a"}},
+			{"targets": targets(srvB.URL, 50), "labels": map[string]string{"site": "b"}},
+		},
+		RulesFile:    testRules(t, "2s"),
+		Alertmanager: am,
+	}
+	var exporter *os.Process
+	f.ExporterAddr, exporter = serveProc(t, buildExporter(t), func(addr string) []string { return []string{"--web.listen-address=" + addr} })
+	f.withPrometheus(t, prom)
+
+	t.Run("an RCMB trip pages once, with site, controller and runbook", func(t *testing.T) {
+		page := map[string]string{"alertname": "BenderCCResidualCurrentTripped", "instance": trippedTarget}
+		Eventually(t, 30*time.Second, func() error {
+			if n := hook.with("firing", page); len(n) != 1 {
+				return fmt.Errorf("%d pages", len(n))
+			}
+			return nil
+		})
+		time.Sleep(5 * time.Second) // two more group intervals of the critical route: no second page
+		n := hook.with("firing", page)
+		if len(n) != 1 {
+			t.Fatalf("%d pages for one trip", len(n))
+		}
+		p := n[0]
+		a := p.Alerts[0]
+		if p.Receiver != "bender-cc-pager" || len(p.Alerts) != 1 || a.Labels["severity"] != "critical" || a.Labels["site"] != "a" ||
+			a.Labels["instance"] != trippedTarget || !strings.HasSuffix(a.Annotations["runbook_url"], "/docs/runbook.md#benderccresidualcurrenttripped") ||
+			!strings.Contains(a.Annotations["description"], "Residual current now: 3") {
+			t.Errorf("page: %s", p.Raw)
+		}
+		t.Logf("the page, as delivered:\n%s", p.Raw)
+		// One trip, one alert: nothing else about this controller, anywhere.
+		for _, o := range hook.with("", map[string]string{"instance": trippedTarget}) {
+			for _, a := range o.Alerts {
+				if a.Labels["alertname"] != "BenderCCResidualCurrentTripped" {
+					t.Errorf("the tripped controller also notified %s: %s", a.Labels["alertname"], o.Raw)
+				}
+			}
+		}
+		if s := f.MustQuery(t, fmt.Sprintf(`ALERTS{alertstate="firing",instance=%q}`, trippedTarget)); len(s) != 1 {
+			t.Errorf("firing alerts of the tripped controller: %v", s)
+		}
+	})
+
+	t.Run("a silenced alert fires but is not delivered", func(t *testing.T) {
+		Eventually(t, 30*time.Second, func() error {
+			a := amFind(t, am, map[string]string{"alertname": "BenderCCTemperatureHigh", "instance": hotTarget})
+			if len(a) != 1 || a[0].Status.State != "suppressed" || len(a[0].Status.SilencedBy) != 1 {
+				return fmt.Errorf("in Alertmanager: %+v", a)
+			}
+			return nil
+		})
+	})
+
+	t.Run("50 controllers behind one closed port: one notification", func(t *testing.T) {
+		// A history of success first, so that the share of failed probes
+		// (BenderCCExporterProbesFailing, over half) takes a while to cross.
+		Eventually(t, 60*time.Second, func() error {
+			s, err := f.Query(t, `min(count_over_time(bender_cc_up{site="b"}[1m])) >= 20`)
+			if err != nil || len(s) != 1 {
+				return fmt.Errorf("waiting for 20 s of site b: %v %v", s, err)
+			}
+			return nil
+		})
+		srvB.Close()
+		unreachable := map[string]string{"alertname": "BenderCCControllerUnreachable", "site": "b"}
+		// A controller of site b that tripped on its own (a simulated cycle in 30
+		// does) has its page, which holds back its other warnings: not in the 50.
+		Eventually(t, 30*time.Second, func() error {
+			paged := map[string]bool{}
+			for _, s := range f.MustQuery(t, `ALERTS{alertstate="firing",severity="critical",site="b"}`) {
+				paged[s.Metric["instance"]] = true
+			}
+			n := hook.with("firing", unreachable)
+			if len(n) != 1 || len(n[0].Alerts) != 50-len(paged) {
+				counts := []int{}
+				for _, x := range n {
+					counts = append(counts, len(x.Alerts))
+				}
+				return fmt.Errorf("%d notifications with %v alerts (want 1 with 50 - %d paged)", len(n), counts, len(paged))
+			}
+			for _, a := range n[0].Alerts {
+				if paged[a.Labels["instance"]] {
+					return fmt.Errorf("%s is paged and notified as unreachable", a.Labels["instance"])
+				}
+			}
+			return nil
+		})
+		n := hook.with("firing", unreachable)[0]
+		if n.Receiver != "bender-cc-tickets" || n.GroupLabels["site"] != "b" || n.GroupLabels["alertname"] != "BenderCCControllerUnreachable" {
+			t.Errorf("notification: receiver %s, group %v", n.Receiver, n.GroupLabels)
+		}
+
+		// Then most of the module's probes fail: that alert holds back the
+		// 50 (they are one problem, the module's).
+		Eventually(t, 90*time.Second, func() error {
+			if n := hook.with("firing", map[string]string{"alertname": "BenderCCExporterProbesFailing", "module": "default"}); len(n) != 1 {
+				return fmt.Errorf("%d BenderCCExporterProbesFailing notifications", len(n))
+			}
+			for _, a := range amFind(t, am, unreachable) {
+				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+					return fmt.Errorf("%s not held back: %+v", a.Labels["instance"], a.Status)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("the exporter stops: one alert about it, the probes held back, the trip stays", func(t *testing.T) {
+		trips, err := panelValue(t, f, "bender-cc-fleet.json", "Safety trips")
+		if err != nil || trips < 1 {
+			t.Fatalf("Safety trips before = %v (%v)", trips, err)
+		}
+		if err := exporter.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = exporter.Signal(syscall.SIGCONT) }()
+		Eventually(t, 30*time.Second, func() error {
+			if n := hook.with("firing", map[string]string{"alertname": "BenderCCExporterDown"}); len(n) != 1 || len(n[0].Alerts) != 1 {
+				return fmt.Errorf("%d BenderCCExporterDown notifications", len(n))
+			}
+			return nil
+		})
+		Eventually(t, 20*time.Second, func() error {
+			probes := amFind(t, am, map[string]string{"alertname": "BenderCCProbeScrapeFailing", "site": "a"})
+			if len(probes) != 10 {
+				return fmt.Errorf("%d BenderCCProbeScrapeFailing of site a in Alertmanager", len(probes))
+			}
+			for _, a := range probes {
+				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+					return fmt.Errorf("%s not held back: %+v", a.Labels["instance"], a.Status)
+				}
+			}
+			return nil
+		})
+		time.Sleep(6 * time.Second) // past the warning route's group_wait
+		if n := hook.with("", map[string]string{"alertname": "BenderCCProbeScrapeFailing"}); len(n) != 0 {
+			t.Errorf("probe scrapes notified while the exporter is down: %s", n[0].Raw)
+		}
+		if n := hook.with("resolved", map[string]string{"alertname": "BenderCCResidualCurrentTripped"}); len(n) != 0 {
+			t.Errorf("the trip resolved while nothing can be read: %s", n[0].Raw)
+		}
+		if v, err := panelValue(t, f, "bender-cc-fleet.json", "Controllers down"); err != nil || v != 60 {
+			t.Errorf("Controllers down = %v (%v), want all 60", v, err)
+		}
+		if v, err := panelValue(t, f, "bender-cc-fleet.json", "Safety trips"); err != nil || v != trips {
+			t.Errorf("Safety trips = %v (%v), want %v as before: a trip is not over because nothing can be read", v, err, trips)
+		}
+	})
+
+	t.Run("the reset trip sends resolved", func(t *testing.T) {
+		simA.SetFault(tripped, nil)
+		Eventually(t, 45*time.Second, func() error {
+			n := hook.with("resolved", map[string]string{"alertname": "BenderCCResidualCurrentTripped", "instance": trippedTarget})
+			if len(n) != 1 || n[0].Receiver != "bender-cc-pager" {
+				return fmt.Errorf("%d resolved notifications", len(n))
+			}
+			return nil
+		})
+	})
+
+	// The inhibitions the simulator cannot produce at once, with alerts as
+	// Prometheus sends them (the labels the rules give them).
+	t.Run("inhibitions of controllers' own alerts", func(t *testing.T) {
+		ctl := func(instance, alertname, severity string, more ...string) map[string]string {
+			l := map[string]string{"alertname": alertname, "severity": severity, "job": "bender_cc", "instance": instance, "site": "c"}
+			for n := 0; n+1 < len(more); n += 2 {
+				l[more[n]] = more[n+1]
+			}
+			return l
+		}
+		cases := []struct {
+			why            string
+			source, target map[string]string
+		}{
+			{"an unreachable controller holds back its own other alerts",
+				ctl("c1", "BenderCCControllerUnreachable", "warning", "module", "default"), ctl("c1", "BenderCCBackendDisconnected", "warning")},
+			{"a controller whose probe scrape fails holds back its own other alerts",
+				ctl("c2", "BenderCCProbeScrapeFailing", "warning"), ctl("c2", "BenderCCControllerRestarted", "info")},
+			{"a faulted connector holds back charging stalled",
+				ctl("c3", "BenderCCConnectorFaulted", "warning"), ctl("c3", "BenderCCChargingStalled", "warning")},
+			{"a tripped safety device holds back its controller's warnings",
+				ctl("c4", "BenderCCRCDTripped", "critical"), ctl("c4", "BenderCCErrorActive", "warning", "error", "plug_locking_failed")},
+		}
+		var post []map[string]any
+		for _, c := range cases {
+			for _, l := range []map[string]string{c.source, c.target} {
+				post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
+			}
+		}
+		// Controls: the same target alerts of another controller are not held back.
+		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning")}
+		for _, l := range controls {
+			post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
+		}
+		b, _ := json.Marshal(post)
+		resp, err := http.Post("http://"+am+"/api/v2/alerts", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+		}
+		for _, c := range cases {
+			Eventually(t, 10*time.Second, func() error {
+				a := amFind(t, am, c.target)
+				if len(a) != 1 || a[0].Status.State != "suppressed" || len(a[0].Status.InhibitedBy) == 0 {
+					return fmt.Errorf("%s: %v not held back: %+v", c.why, c.target, a)
+				}
+				return nil
+			})
+		}
+		for _, l := range controls {
+			if a := amFind(t, am, l); len(a) != 1 || a[0].Status.State != "active" {
+				t.Errorf("%v should be active: %+v", l, a)
+			}
+		}
+		time.Sleep(6 * time.Second) // the warning route's group_wait
+		for _, c := range cases {
+			if n := hook.with("", c.target); len(n) != 0 {
+				t.Errorf("%s, but it was delivered: %s", c.why, n[0].Raw)
+			}
+		}
+		if n := hook.with("firing", controls[0]); len(n) != 1 {
+			t.Errorf("the control alert was delivered %d times", len(n))
+		}
+	})
+
+	t.Run("the silence held to the end", func(t *testing.T) {
+		if n := hook.with("", map[string]string{"alertname": "BenderCCTemperatureHigh"}); len(n) != 0 {
+			t.Errorf("a silenced alert was delivered: %s", n[0].Raw)
+		}
+		if len(hook.errs) > 0 {
+			t.Errorf("webhook bodies that are not JSON: %v", hook.errs)
+		}
+	})
+	t.Logf("delivery test: %s", time.Since(start).Round(time.Second))
+}
