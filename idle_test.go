@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"fmt"
 	"io"
@@ -217,6 +218,12 @@ func TestIdleConnectionsBounded(t *testing.T) {
 		held = append(held, c)
 		if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
 			t.Fatal(err)
+		}
+		// The attacker reads its answer and then keeps the connection idle.
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
 		}
 		if i%50 == 49 {
 			if err := healthy(); err != nil {
