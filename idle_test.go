@@ -60,17 +60,11 @@ func TestIdleExporterChild(t *testing.T) {
 	os.Exit(run(args, os.Stderr))
 }
 
-// TestIdleConnections: more keep-alive connections than the exporter has
-// file descriptors, each after one GET /-/healthy left idle, exhaust them
-// (the exporter logs "too many open files"); the idle timeout closes them,
-// every one of them gets its answer, and /-/healthy answers afterwards.
-// BENDER_CC_IDLE_CONNS, BENDER_CC_IDLE_NOFILE and BENDER_CC_IDLE_TIMEOUT
-// scale it up (the timeout must outlast opening the connections, or they
-// never pile up).
-func TestIdleConnections(t *testing.T) {
-	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
-	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
-	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
+// startIdleChild raises this process's file descriptor limit for conns
+// client connections and starts TestIdleExporterChild: an exporter with
+// nofile descriptors, the idle timeout and --web.max-connections given.
+func startIdleChild(t *testing.T, conns, nofile int, idle string, maxConns int) (string, *exec.Cmd, *testenv.LogBuffer) {
+	t.Helper()
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
@@ -86,10 +80,10 @@ func TestIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
-	// No connection bound here: the idle timeout alone must clean up.
-	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile), "BENDER_CC_IDLE_TIMEOUT="+idle, "BENDER_CC_MAX_CONNS=0")
-	var stderr testenv.LogBuffer
-	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile),
+		"BENDER_CC_IDLE_TIMEOUT="+idle, fmt.Sprintf("BENDER_CC_MAX_CONNS=%d", maxConns))
+	stderr := &testenv.LogBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +93,22 @@ func TestIdleConnections(t *testing.T) {
 	if err := loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
+	return addr, cmd, stderr
+}
+
+// TestIdleConnections: more keep-alive connections than the exporter has
+// file descriptors, each after one GET /-/healthy left idle, exhaust them
+// (the exporter logs "too many open files"); the idle timeout closes them,
+// every one of them gets its answer, and /-/healthy answers afterwards.
+// BENDER_CC_IDLE_CONNS, BENDER_CC_IDLE_NOFILE and BENDER_CC_IDLE_TIMEOUT
+// scale it up (the timeout must outlast opening the connections, or they
+// never pile up).
+func TestIdleConnections(t *testing.T) {
+	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
+	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
+	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
+	// No connection bound here: the idle timeout alone must clean up.
+	addr, cmd, stderr := startIdleChild(t, conns, nofile, idle, 0)
 	http.DefaultClient.CloseIdleConnections()
 
 	// Every connection sends one request and then only listens: it must get
@@ -157,34 +167,7 @@ func TestIdleConnections(t *testing.T) {
 // one idle longest.
 func TestIdleConnectionsBounded(t *testing.T) {
 	const conns, nofile, maxConns = 1000, 128, 64
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if need := uint64(conns + 100); lim.Cur < need {
-		lim.Cur, lim.Max = need, max(lim.Max, need)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Skipf("%d connections need %d file descriptors here: %v", conns, need, err)
-		}
-	}
-	addr, err := loopback.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
-	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile),
-		"BENDER_CC_IDLE_TIMEOUT=10m", fmt.Sprintf("BENDER_CC_MAX_CONNS=%d", maxConns))
-	var stderr testenv.LogBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	if err := loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
+	addr, cmd, stderr := startIdleChild(t, conns, nofile, "10m", maxConns)
 	http.DefaultClient.CloseIdleConnections()
 
 	healthy := func() error {

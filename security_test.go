@@ -61,17 +61,7 @@ targets:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &testenv.LogBuffer{}
-	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowDebug())
-	reg := prometheus.NewRegistry()
-	holder := config.NewHolder(path, "test", reg)
-	if err := holder.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, logger, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux, logs := debugExporter(t, path)
 	var answers strings.Builder
 	for i, p := range []string{
 		"/probe?target=garage", "/probe?target=garage&debug=true",
@@ -191,6 +181,24 @@ func TestReloadUnderLoad(t *testing.T) {
 	t.Logf("1,000 probes, %d requests to the controller", requests.Load())
 }
 
+// debugExporter is the exporter's routes with the config file at path,
+// logging everything (debug level) to the returned buffer.
+func debugExporter(t *testing.T, path string) (*http.ServeMux, *testenv.LogBuffer) {
+	t.Helper()
+	logs := &testenv.LogBuffer{}
+	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowDebug())
+	reg := prometheus.NewRegistry()
+	holder := config.NewHolder(path, "test", reg)
+	if err := holder.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, logger, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mux, logs
+}
+
 // TestEchoedPasswordNeverLeaks: a hostile (allowed) controller that puts
 // the Password header it received into its answer — as a state, an
 // identity, an error code, a key, a line that is no key:value, a value
@@ -226,17 +234,7 @@ func TestEchoedPasswordNeverLeaks(t *testing.T) {
 	if err := os.WriteFile(path, []byte("modules: {operator: {username: operator, password_file: pw}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &testenv.LogBuffer{}
-	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowDebug())
-	reg := prometheus.NewRegistry()
-	holder := config.NewHolder(path, "test", reg)
-	if err := holder.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	mux, err := routes(holder, reg, &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: 500 * time.Millisecond, Metrics: probe.NewMetrics(reg)}, logger, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux, logs := debugExporter(t, path)
 	var answers strings.Builder
 	for m := range int64(5) {
 		mode.Store(m)
