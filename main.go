@@ -168,7 +168,7 @@ func logLoaded(logger log.Logger, holder *config.Holder, file, msg string) {
 	}
 	for _, name := range holder.Get().ModuleNames() {
 		if err := holder.Get().Modules[name].SecretError(); err != nil {
-			level.Warn(logger).Log("msg", "Module cannot be used: every probe with it fails until its secret is readable and the config is reloaded", "module", name, "err", err)
+			level.Warn(logger).Log("msg", "Module cannot be used: every probe with it fails until its secret is readable and the config is reloaded (SIGHUP, or POST /-/reload)", "module", name, "err", err)
 		}
 	}
 	if holder.Get().Policy == nil {
@@ -233,7 +233,7 @@ func landingPage(extra string) (*web.LandingPageHandler, error) {
 		Form: web.LandingForm{
 			Action: "/probe",
 			Inputs: []web.LandingFormInput{
-				{Label: "Target", Type: "text", Name: "target", Placeholder: "http://192.0.2.10, 192.0.2.10:8080/base or a configured name"},
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "a configured name, or an address: 192.0.2.10, 192.0.2.10:8080/base, https://cc.example.net"},
 				{Label: "Module", Type: "text", Name: "module", Value: config.DefaultModule},
 				{Label: "Debug view (request, answer, every line explained)", Type: "checkbox", Name: "debug", Value: "true"},
 			},
@@ -242,10 +242,9 @@ func landingPage(extra string) (*web.LandingPageHandler, error) {
 			{Address: "/metrics", Text: "Exporter metrics"},
 			{Address: "/sd", Text: "Configured targets (Prometheus HTTP service discovery)"},
 			{Address: "/-/healthy", Text: "Health"},
-			{Address: docsURL, Text: "Documentation"},
 		},
 		ExtraCSS:  `input[type="text"] { width: 36em; max-width: 90%; } .warning { color: #a00; }`,
-		ExtraHTML: extra,
+		ExtraHTML: `<p><a href="` + docsURL + `">Documentation</a> (configuration, metrics, alerts, troubleshooting)</p>` + extra,
 	})
 }
 

@@ -192,10 +192,13 @@ func TestLandingPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, page := get(t, mux, http.MethodGet, "/")
-	for _, want := range []string{`<input type="checkbox" name="debug" placeholder="" value="true">`, `input[type="text"] { width: 36em;`, docsURL} {
+	for _, want := range []string{`<input type="checkbox" name="debug" placeholder="" value="true">`, `input[type="text"] { width: 36em;`, `<a href="` + docsURL + `">`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("landing page lacks %q", want)
 		}
+	}
+	if strings.Contains(page, `href="/http`) {
+		t.Error("an absolute link got the route prefix: it points back at the exporter")
 	}
 	if strings.Contains(page, "Warning:") {
 		t.Error("landing page warns although /probe is restricted")

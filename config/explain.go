@@ -20,13 +20,13 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in typ
 // name Go types ("field timeuot not found in type config.plain"), in the
 // file's terms: the section, the valid fields and the closest of them.
 func explainYAML(data []byte, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
 	var doc yaml3.Node
 	if yaml3.Unmarshal(data, &doc) != nil {
 		return err
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return locateValue(&doc, err)
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, msg := range te.Errors {
@@ -55,6 +55,48 @@ func explainYAML(data []byte, err error) error {
 		msgs[i] = s + "; valid fields: " + strings.Join(fields, ", ")
 	}
 	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+// quoted finds the values an error message quotes.
+var quoted = regexp.MustCompile(`"([^"]+)"`)
+
+// locateValue prefixes an error about a value (a field's own decoder
+// rejected it, as model.Duration does: `not a valid duration string: "10"`)
+// with the line and path of the one value in the file it quotes.
+func locateValue(doc *yaml3.Node, err error) error {
+	for _, m := range quoted.FindAllStringSubmatch(err.Error(), -1) {
+		var hits []string
+		var line int
+		walkValues(doc, nil, func(path []string, v *yaml3.Node) {
+			if v.Value == m[1] {
+				hits, line = append(hits, strings.ReplaceAll(strings.Join(path, "."), ".[", "[")), v.Line
+			}
+		})
+		if len(hits) == 1 {
+			return fmt.Errorf("line %d: %s: %w", line, hits[0], err)
+		}
+	}
+	return err
+}
+
+// walkValues calls fn with every scalar value under n and its path.
+func walkValues(n *yaml3.Node, path []string, fn func([]string, *yaml3.Node)) {
+	switch n.Kind {
+	case yaml3.DocumentNode:
+		for _, c := range n.Content {
+			walkValues(c, path, fn)
+		}
+	case yaml3.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walkValues(n.Content[i+1], append(slices.Clip(path), n.Content[i].Value), fn)
+		}
+	case yaml3.SequenceNode:
+		for i, c := range n.Content {
+			walkValues(c, append(slices.Clip(path), "["+strconv.Itoa(i)+"]"), fn)
+		}
+	case yaml3.ScalarNode:
+		fn(path, n)
+	}
 }
 
 // findKey returns the path of the mapping key name on line, as section

@@ -33,7 +33,11 @@ func writeDebug(w http.ResponseWriter, req *request, res collector.Result, share
 	}
 	fmt.Fprintf(&b, "Probe of %s with module %q, timeout %s\n\n", req.target, req.moduleName, req.timeout)
 
-	fmt.Fprintln(&b, "Request:")
+	if req.failed != nil {
+		fmt.Fprintln(&b, "Request: none sent, the probe failed before it (see the error below). It would be:")
+	} else {
+		fmt.Fprintln(&b, "Request:")
+	}
 	if hr, err := collector.Request(context.Background(), req.base, req.module.Credentials()); err == nil { // rendered, never sent
 		fmt.Fprintf(&b, "  GET %s\n", hr.URL.Redacted())
 		for _, k := range []string{"Accept", "Authorization", "Username", "Password"} {

@@ -32,6 +32,7 @@ for v in default all-on; do
   fi
   (cd charts/validate && "$GO" run . -rules ../../alerts/bender_cc.rules.yml -dashboards ../../dashboards \
     -want-kinds "${kinds[$v]}" -config-out "../../$out/$v-config.yml" "../../$out/$v.yaml")
-  "$EXPORTER" --config.file="$out/$v-config.yml" --config.check 2>&1 | grep -q 'msg="Configuration is valid"'
+  # The passwords come from a Secret at run time: check the structure here.
+  "$EXPORTER" --config.file="$out/$v-config.yml" --config.check --no-config.check-secrets 2>&1 | grep -q 'msg="Configuration is valid'
   echo "ok   helm template ($v values): strict API types, rules, dashboards, config.yml"
 done

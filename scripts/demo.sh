@@ -67,8 +67,9 @@ config sends no password, as for a controller that wants one):
 Why it fails, request, answer and every line explained (&debug=true):
     http://$EXPORTER_ADDR/probe?target=cc-$N&debug=true
 Exporter's own metrics:             http://$EXPORTER_ADDR/metrics
-Faults to try on the running fleet (see the simulator's page):
+Faults to try on the running fleet (every mode: $SIMULATOR --help), and to clear:
     curl -X POST 'http://$SIM_ADDR/control/cc/1/fault?mode=rcmb'
+    curl -X DELETE 'http://$SIM_ADDR/control/cc/1/fault'
 
 Logs: $work/exporter.log, $work/simulator.log — Ctrl-C stops everything.
 

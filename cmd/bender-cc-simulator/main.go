@@ -30,7 +30,7 @@ func main() {
 		firmware    = app.Flag("firmware", "Firmware of the fleet: 5.22, 5.33 or mixed (a third on 5.22).").Default("mixed").Enum("5.22", "5.33", "mixed")
 		username    = app.Flag("username", "Require this Username header (and the password).").Envar("BENDER_CC_SIM_USERNAME").String()
 		password    = app.Flag("password", "Require this Password header. Prefer the environment variable.").Envar("BENDER_CC_SIM_PASSWORD").String()
-		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of "+strings.Join(simulator.FaultModes(), ", ")+" (from rcmb on: device faults, which the controller reports in its answer; before it: transport faults). Repeatable; also POST /control/cc/<i>/fault?mode=….").Strings()
+		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of "+strings.Join(simulator.FaultModes(), ", ")+" (from rcmb on: device faults, which the controller reports in its answer; before it: transport faults). Repeatable; at run time POST /control/cc/<i>/fault?mode=… sets one, DELETE /control/cc/<i>/fault clears it.").Strings()
 	)
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
