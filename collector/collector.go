@@ -15,6 +15,9 @@ type Result struct {
 	Duration time.Duration // fetch and parse
 	Status   int           // HTTP status, 0 when there was no answer
 	Body     []byte        // the raw body, for the debug view
+	// Sources says which sources were read, for modules that read Modbus
+	// (bender_cc_source_up); empty for REST-only modules.
+	Sources []SourceStatus
 }
 
 var (
@@ -94,6 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, c.r.Duration.Seconds())
+	collectSources(ch, c.r.Sources)
 	if up == 0 {
 		return
 	}

@@ -28,8 +28,8 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 	if r.Err == nil && r.State != nil {
 		up = 1
 	}
-	var byRow [64]*Value // len(Keys) < 64: checked in init
-	var info [2][]string
+	var byRow [maxRows]*Value // len(Keys) <= maxRows: checked in init
+	var info [maxInfo][]string
 	if up == 1 {
 		for i := range r.State.Values {
 			v := &r.State.Values[i]
@@ -47,7 +47,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 		}
 	}
 	for _, f := range families {
-		if up == 0 && f.kind != famUp && f.kind != famDuration {
+		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources {
 			continue
 		}
 		w.fam = f
@@ -57,6 +57,10 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(up)
 		case famDuration:
 			w.sample(r.Duration.Seconds())
+		case famSources:
+			for _, s := range r.Sources {
+				w.sample(map[bool]float64{true: 1}[s.Err == nil], [2]string{"source", s.Name})
+			}
 		case famParseErrors:
 			w.sample(float64(len(r.State.Invalid)))
 		case famUnknown:
@@ -93,6 +97,12 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 	}
 }
 
+// Room in WriteText's arrays: rows of Keys and InfoMetrics.
+const (
+	maxRows = 96
+	maxInfo = 4
+)
+
 type famKind int
 
 const (
@@ -104,6 +114,7 @@ const (
 	famParseErrors
 	famUnknown
 	famErrorCount
+	famSources
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -123,8 +134,8 @@ var (
 )
 
 func init() {
-	if len(Keys) > 64 {
-		panic("collector: more than 64 keys; raise the size of byRow in WriteText")
+	if len(Keys) > maxRows || len(InfoMetrics) > maxInfo {
+		panic("collector: more keys or info metrics than WriteText has room for; raise maxRows or maxInfo")
 	}
 	byName := map[string]*family{}
 	add := func(name, help, typ string, kind famKind) *family {
@@ -142,6 +153,7 @@ func init() {
 	add("parse_errors", "Values in this document that could not be parsed.", "gauge", famParseErrors)
 	add("unknown_keys", "Keys in this document that the exporter does not know.", "gauge", famUnknown)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
+	add("source_up", sourceUpHelp, "gauge", famSources)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}
