@@ -22,6 +22,12 @@ type Options struct {
 	// headers; a request without them gets 401.
 	Username, Password string
 	Start              time.Time        // the fleet's birth; zero means now
+	// FirmwareOf overrides Firmware for some controllers (id → "5.12",
+	// "5.22" or "5.33"); a 5.12 controller serves the 5.12 register set.
+	FirmwareOf map[int]string
+	// DLMSiteSize groups the controllers into DLM sites of this many: the
+	// first of each is the master, the others its slaves (0: no DLM).
+	DLMSiteSize int
 	Now                func() time.Time // the clock; nil means time.Now
 }
 
@@ -56,9 +62,15 @@ func NewFleet(o Options) (*Fleet, error) {
 			if rand.New(rand.NewPCG(o.Seed, uint64(id)+1<<40)).IntN(3) == 0 {
 				fw = "5.22"
 			}
-		case "5.22", "5.33":
+		case "5.12", "5.22", "5.33":
 		default:
-			return nil, fmt.Errorf("firmware %q: want 5.22, 5.33 or mixed", o.Firmware)
+			return nil, fmt.Errorf("firmware %q: want 5.12, 5.22, 5.33 or mixed", o.Firmware)
+		}
+		if v, ok := o.FirmwareOf[id]; ok {
+			if v != "5.12" && v != "5.22" && v != "5.33" {
+				return nil, fmt.Errorf("controller %d: firmware %q: want 5.12, 5.22 or 5.33", id, v)
+			}
+			fw = v
 		}
 		f.controllers = append(f.controllers, newController(o.Seed, id, fw, o.Start))
 	}

@@ -1,0 +1,297 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
+)
+
+// Dialer connects to a controller; the probe handler passes the module's,
+// which reaches only what probe.allowed_targets allows.
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Probe reads one controller's registers over one TCP connection, closed
+// before it returns, within the deadline of ctx (the dial included), with no
+// retry. addr is host:port; unit the Modbus unit id.
+func Probe(ctx context.Context, dial Dialer, addr string, unit uint8) collector.Result {
+	start := time.Now()
+	st, err := Read(ctx, dial, addr, unit)
+	return collector.Result{State: st, Err: err, Duration: time.Since(start),
+		Sources: []collector.SourceStatus{{Name: "modbus", Err: err}}}
+}
+
+// Read reads and decodes one controller's registers: the firmware version
+// first (it tells the register set), then the blocks of that set, the DLM
+// blocks on a DLM master, and the optional registers, which an older
+// firmware may not have.
+func Read(ctx context.Context, dial Dialer, addr string, unit uint8) (*collector.FullState, error) {
+	s, err := open(ctx, dial, addr, unit)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	im := &Image{}
+	fw := Block{Addr: 100, Count: 2}
+	w, err := s.read(fw)
+	if err != nil {
+		return nil, err
+	}
+	im.Add(fw.Addr, w)
+	set := setOf(w)
+	if set == 0 {
+		// A version string the exporter cannot read: ask the register set
+		// itself, as integrators do (the model block exists from 5.22 on).
+		_, err := s.read(Block{Addr: 142, Count: 1})
+		switch {
+		case err == nil:
+			set = Set522
+		case errors.Is(err, mb.ErrIllegalDataAddress):
+			set = Set512
+		default:
+			return nil, err
+		}
+	}
+	for _, b := range Plan(set, Base) {
+		if b.Addr == fw.Addr {
+			b = Block{Addr: fw.Addr + fw.Count, Count: b.Count - fw.Count}
+			if b.Count == 0 {
+				continue
+			}
+		}
+		w, err := s.read(b)
+		if err != nil {
+			return nil, err
+		}
+		im.Add(b.Addr, w)
+	}
+	if mode, _ := im.Word(600); mode == 1 || mode == 2 {
+		for _, b := range Plan(set, DLM) {
+			w, err := s.read(b)
+			if err != nil {
+				return nil, err
+			}
+			im.Add(b.Addr, w)
+		}
+	}
+	for _, b := range Plan(set, Optional) {
+		w, err := s.read(b)
+		if errors.Is(err, ErrException) {
+			continue // not on this firmware
+		}
+		if err != nil {
+			return nil, err
+		}
+		im.Add(b.Addr, w)
+	}
+	return Decode(set, im), nil
+}
+
+// setOf tells the register set from the firmware version ("5.22"); 0 when
+// the version cannot be read.
+func setOf(w []uint16) Set {
+	v, err := ascii(w)
+	if err != nil {
+		return 0
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return 0
+	}
+	if major > 5 || major == 5 && minor >= 22 {
+		return Set522
+	}
+	return Set512
+}
+
+// session is one probe's connection. The library dials by itself and takes
+// no connection, so it is handed a loopback socket whose other end this
+// package relays to the connection it dialled itself, through the module's
+// dialer. The relay is also a guard: it forwards only read-holding-registers
+// requests (function code 03) and never one that touches personal data.
+type session struct {
+	ctx    context.Context
+	client *mb.ModbusClient
+	ctrl   net.Conn // to the controller: ours
+	lib    net.Conn // the library's loopback connection, our end
+	cause  atomic.Pointer[error]
+	stop   func() bool
+
+	mu    sync.Mutex
+	got   int    // reply bytes since the last request
+	first []byte // the first bytes of that reply
+}
+
+var errClosed = errors.New("connection closed")
+
+func open(ctx context.Context, dial Dialer, addr string, unit uint8) (*session, error) {
+	ctrl, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, describeDial(ctx, err)
+	}
+	s := &session{ctx: ctx, ctrl: ctrl}
+	if err := s.connectLibrary(ctx, unit); err != nil {
+		_ = ctrl.Close()
+		return nil, err
+	}
+	s.stop = context.AfterFunc(ctx, s.abort)
+	go s.forwardRequests()
+	go s.forwardReplies()
+	return s, nil
+}
+
+// connectLibrary opens the library's client on a one-connection loopback
+// listener and keeps the accepted end.
+func (s *session) connectLibrary(ctx context.Context, unit uint8) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("modbus relay: %w", err)
+	}
+	defer func() { _ = ln.Close() }()
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	s.client, err = mb.NewClient(&mb.ClientConfiguration{URL: "tcp://" + ln.Addr().String(), Timeout: timeout,
+		Logger: log.New(sink{s}, "", 0)})
+	if err != nil {
+		return fmt.Errorf("modbus client: %w", err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			c = nil
+		}
+		accepted <- c
+	}()
+	if err := s.client.Open(); err != nil {
+		return fmt.Errorf("modbus relay: %w", err)
+	}
+	s.lib = <-accepted
+	if s.lib == nil {
+		_ = s.client.Close()
+		return errors.New("modbus relay: no connection from the client")
+	}
+	return s.client.SetUnitId(unit)
+}
+
+// read reads one block of holding registers.
+func (s *session) read(b Block) ([]uint16, error) {
+	if err := s.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: before the read of registers %d-%d: %w", collector.ErrTimeout, b.Addr, b.Addr+b.Count-1, err)
+	}
+	w, err := s.client.ReadRegisters(b.Addr, b.Count, mb.HOLDING_REGISTER)
+	if err != nil {
+		return nil, s.explain(err, b)
+	}
+	return w, nil
+}
+
+func (s *session) close() {
+	s.stop()
+	s.abort()
+	_ = s.client.Close()
+}
+
+// abort ends both connections: a read waiting in the library returns.
+func (s *session) abort() {
+	_ = s.ctrl.Close()
+	_ = s.lib.Close()
+}
+
+func (s *session) fail(err error) {
+	s.cause.CompareAndSwap(nil, &err)
+	s.abort()
+}
+
+func (s *session) replied() (int, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got, s.first
+}
+
+// forwardRequests passes the library's requests to the controller, one
+// frame at a time, refusing every one that is not a plain read.
+func (s *session) forwardRequests() {
+	var frame [7 + 5]byte // MBAP header, function code, address, quantity
+	for {
+		if _, err := io.ReadFull(s.lib, frame[:]); err != nil {
+			return
+		}
+		fc := frame[7]
+		addr := uint16(frame[8])<<8 | uint16(frame[9])
+		n := uint16(frame[10])<<8 | uint16(frame[11])
+		length := uint16(frame[4])<<8 | uint16(frame[5])
+		if fc != 0x03 || length != 6 || touchesPersonal(addr, n) {
+			s.fail(fmt.Errorf("%w (function code %d, registers %d+%d)", ErrRefused, fc, addr, n))
+			return
+		}
+		s.mu.Lock()
+		s.got, s.first = 0, nil
+		s.mu.Unlock()
+		if _, err := s.ctrl.Write(frame[:]); err != nil {
+			return
+		}
+	}
+}
+
+// forwardReplies passes what the controller sends to the library and
+// remembers how the current reply begins, to explain a bad one.
+func (s *session) forwardReplies() {
+	buf := make([]byte, 512)
+	for {
+		n, err := s.ctrl.Read(buf)
+		if n > 0 {
+			s.mu.Lock()
+			if len(s.first) < 8 {
+				s.first = append(s.first, buf[:min(n, 8-len(s.first))]...)
+			}
+			s.got += n
+			s.mu.Unlock()
+			if _, werr := s.lib.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			// Let the library see the end: EOF when the controller closed.
+			_ = s.lib.(*net.TCPConn).CloseWrite()
+			return
+		}
+	}
+}
+
+func touchesPersonal(addr, n uint16) bool {
+	end := uint32(addr) + uint32(n) - 1
+	for _, p := range personal {
+		if uint32(addr) <= uint32(p[1]) && end >= uint32(p[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// sink receives the library's log lines. Two of them mean that the reply
+// will never come (the library waits for another frame): fail at once.
+type sink struct{ s *session }
+
+func (k sink) Write(p []byte) (int, error) {
+	line := string(p)
+	switch {
+	case strings.Contains(line, "unexpected transaction id"):
+		k.s.fail(fmt.Errorf("%w: %s", ErrWrongID, strings.TrimSpace(line[strings.Index(line, "received"):])))
+	case strings.Contains(line, "unexpected protocol id"):
+		k.s.fail(fmt.Errorf("%w: a reply whose protocol identifier is not 0", ErrNotModbus))
+	}
+	return len(p), nil
+}

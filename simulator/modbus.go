@@ -1,0 +1,359 @@
+package simulator
+
+import (
+	"io"
+	"log"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+)
+
+// The Modbus view of a controller: the registers of the manufacturer's
+// Modbus TCP server, rendered from the same state and the same full_state
+// document the REST view serves (one life, two views), so that the two
+// agree wherever they carry the same quantity.
+
+// Modbus fault modes (POST /control/cc/<i>/fault?mode=…, --fault i=…).
+const (
+	ModbusException FaultMode = "modbus_exception" // every read answers exception 02 (illegal data address)
+	ModbusHang      FaultMode = "modbus_hang"      // reads are never answered
+	ModbusNoValue   FaultMode = "modbus_novalue"   // 0xFFFFFFFF in total power and energy (218-221), as firmware 5.33.9 does now and then
+)
+
+var modbusFaults = []FaultMode{ModbusException, ModbusHang, ModbusNoValue}
+
+// ModbusSet returns the register set controller c serves: 5.12 for
+// firmware 5.12, else 5.22.
+func (c *Controller) ModbusSet() string {
+	if c.Firmware == "5.12" {
+		return "5.12"
+	}
+	return "5.22"
+}
+
+// HEMSLimit is what the site's energy manager writes into register 1000 at
+// t: it changes every five minutes, never below what the vehicle is being
+// given while charging (the REST view's signalled current), and 0 now and
+// then while a vehicle waits.
+func (c *Controller) HEMSLimit(s State, t time.Time) float64 {
+	steps := []float64{32, 16, 10, 6, 0, 32, 20}
+	h := steps[(t.Unix()/300+int64(c.ID))%int64(len(steps))]
+	if s.Phase == Charging {
+		return max(h, s.SignaledCurrent)
+	}
+	return h
+}
+
+// vehicle is the car of a cycle: whether it talks ISO 15118, and its
+// battery.
+func (c *Controller) vehicle(k int) (iso bool, startSoC, capacityWh float64) {
+	r := rand.New(rand.NewPCG(c.seed^0x5eed15118, uint64(c.ID)<<32|uint64(k)))
+	return r.IntN(2) == 0, 10 + float64(r.IntN(50)), 40000 + float64(r.IntN(5))*10000
+}
+
+// Registers renders the registers of controller c in state s at t, keyed
+// by address. site holds the states of the controllers of its DLM site
+// when c is a master (nil otherwise).
+func (c *Controller) Registers(s State, t time.Time, dlm DLMRole, site []State) map[uint16]uint16 {
+	d := c.Document(s)
+	get := func(k string) string { v, _ := Value(d, k); return v }
+	num := func(k string) float64 { x, _ := strconv.ParseFloat(get(k), 64); return x }
+	regs := make(map[uint16]uint16, 120)
+	u32 := func(a uint16, v uint32) { regs[a], regs[a+1] = uint16(v>>16), uint16(v) }
+	str := func(a uint16, words int, s string) {
+		b := []byte(s + strings.Repeat(" ", 2*words))[:2*words]
+		for i := range words {
+			regs[a+uint16(i)] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+		}
+	}
+	new := c.ModbusSet() == "5.22"
+	fw := get("firmware_ver")
+	str(100, 2, fw[:min(4, len(fw))])
+	regs[104] = uint16(indexOf(ocppStates, get("ocpp_state")))
+	var mask uint32
+	for code := range strings.SplitSeq(get("errors"), ";") {
+		if b := indexOf(errorBits, code); b >= 0 {
+			mask |= 1 << b
+		}
+	}
+	if s.Backend == "not_connected" {
+		mask |= 1 << 7
+	}
+	for a := uint16(105); a <= 110; a++ {
+		regs[a] = 0
+	}
+	// Low word first, low byte first in each word (the specification's example).
+	swap := func(x uint16) uint16 { return x>>8 | x<<8 }
+	regs[111], regs[112] = swap(uint16(mask)), swap(uint16(mask>>16))
+	str(120, 2, "0.9c")
+	regs[122] = uint16(1 + strings.IndexByte("abcde", get("type2_state")[0]))
+	regs[124] = map[bool]uint16{true: 1, false: 0}[new] // available: 1 from 5.22 on, 0 before
+	regs[131], regs[132] = 6, 60
+	regs[140] = 1
+	if !c.ThreePhase {
+		regs[140] = 5
+	}
+	for p := range 3 {
+		wh := uint32(math.MaxUint32)
+		if p == 0 || c.ThreePhase {
+			wh = uint32(num("meter_wh") / map[bool]float64{true: 3, false: 1}[c.ThreePhase])
+		}
+		u32(200+uint16(2*p), wh)
+	}
+	currents := strings.Split(get("current_a"), ",")
+	for p := range 3 {
+		mA, pw := uint32(math.MaxUint32), uint32(math.MaxUint32)
+		if p < len(currents) {
+			x, _ := strconv.ParseFloat(strings.TrimSpace(currents[p]), 64)
+			mA = uint32(math.Round(x * 1000))
+			pw = uint32(math.Round(num("power_w") * x / max(sumOf(currents), 1e-9)))
+			if num("power_w") == 0 {
+				pw = 0
+			}
+		}
+		u32(206+uint16(2*p), pw)
+		u32(212+uint16(2*p), mA)
+	}
+	regs[600] = uint16(dlm)
+	if dlm == DLMMaster {
+		c.dlmRegisters(regs, site)
+	}
+	for a := uint16(700); a <= 714; a++ {
+		regs[a] = 0
+	}
+	regs[705] = uint16(min(num("transaction_wh"), 65535))
+	regs[706] = uint16(num("sig_current"))
+	regs[709] = uint16(min(num("time_since_charging_start"), 65535))
+	regs[712] = 6
+	iso, soc0, capacity := c.vehicle(s.CycleNumber)
+	regs[730], regs[740] = 0, 0
+	if iso && s.Phase != Idle {
+		regs[740] = 1
+		regs[730] = uint16(min(100, soc0+100*s.TransactionWh/capacity))
+	}
+	regs[1000] = uint16(c.HEMSLimit(s, t))
+	if new {
+		regs[134] = uint16(c.MaxCurrent)
+		str(142, 10, c.Model)
+		regs[152] = map[bool]uint16{true: 1}[s.Phase == Charging || s.Phase == Finishing]
+		u32(218, uint32(num("meter_wh")))
+		u32(220, uint32(num("power_w")))
+		volts := strings.Split(get("voltage_v"), ",")
+		for p := range 3 {
+			v := uint32(math.MaxUint32)
+			if p < len(volts) && volts[0] != "" && (p == 0 || c.ThreePhase) {
+				x, _ := strconv.ParseFloat(volts[p], 64)
+				v = uint32(x)
+			}
+			u32(222+uint16(2*p), v)
+		}
+		regs[715] = 0
+		if s.Phase != Idle {
+			regs[715] = uint16(min(c.MaxCurrent, num("type2_proximity")))
+			if c.FixedCable || regs[715] == 0 {
+				regs[715] = uint16(c.MaxCurrent)
+			}
+		}
+		u32(716, uint32(num("transaction_wh")))
+		u32(718, uint32(num("time_since_charging_start")))
+	}
+	return regs
+}
+
+func sumOf(vals []string) float64 {
+	t := 0.0
+	for _, v := range vals {
+		x, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		t += x
+	}
+	return t
+}
+
+// DLMRole is a controller's register 600.
+type DLMRole uint16
+
+// The DLM roles the simulator gives.
+const (
+	DLMDisabled DLMRole = 0
+	DLMMaster   DLMRole = 2 // master standalone
+	DLMSlave    DLMRole = 4 // slave with a fixed IP
+)
+
+// dlmRegisters fills 610-635 of a master from its site's states: 32 A per
+// phase for the site, the operator's 25 A, and what the slaves draw.
+func (c *Controller) dlmRegisters(regs map[uint16]uint16, site []State) {
+	var applied [3]float64
+	connected := 0
+	for _, s := range site {
+		if s.Backend != "not_connected" { // a slave that lost its network drops off the site too
+			connected++
+		}
+		for p, a := range s.Currents {
+			applied[p] += a
+		}
+	}
+	for p := range 3 {
+		regs[610+uint16(p)] = 32
+		regs[613+uint16(p)] = 25
+		regs[630+uint16(p)] = uint16(math.Round(applied[p]))
+		regs[633+uint16(p)] = uint16(max(0, 25-math.Round(applied[p])))
+	}
+	regs[620] = 0
+	regs[621] = uint16(connected)
+}
+
+var (
+	ocppStates = []string{"available", "occupied", "reserved", "unavailable", "faulted", "preparing", "charging", "suspendedevse", "suspendedev", "finishing"}
+	// errorBits are the full_state codes of the Modbus error bits the
+	// simulator's faults set (bit 0 rcmb, 3 MCB Type 2, 8 plug locking).
+	errorBits = []string{0: "rcmb_triggered", 3: "mcb_type2_triggered", 6: "contactor_weld", 8: "plug_locking_failed"}
+)
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s && s != "" {
+			return i
+		}
+	}
+	return -1
+}
+
+// modbusHandler answers one controller's Modbus requests.
+type modbusHandler struct {
+	f  *Fleet
+	id int
+	// Requests records the function code of every request, writes too
+	// (tests prove the exporter sends 03 only).
+	mu    sync.Mutex
+	codes []uint8
+}
+
+func (h *modbusHandler) record(fc uint8) {
+	h.mu.Lock()
+	h.codes = append(h.codes, fc)
+	h.mu.Unlock()
+}
+
+func (h *modbusHandler) HandleCoils(req *mb.CoilsRequest) ([]bool, error) {
+	h.record(map[bool]uint8{false: 1, true: 5}[req.IsWrite])
+	return nil, mb.ErrIllegalFunction
+}
+
+func (h *modbusHandler) HandleDiscreteInputs(*mb.DiscreteInputsRequest) ([]bool, error) {
+	h.record(2)
+	return nil, mb.ErrIllegalFunction
+}
+
+func (h *modbusHandler) HandleInputRegisters(*mb.InputRegistersRequest) ([]uint16, error) {
+	h.record(4)
+	return nil, mb.ErrIllegalFunction // integrators: 04 answers "illegal function"
+}
+
+func (h *modbusHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) ([]uint16, error) {
+	f := h.f
+	f.requests[h.id].Add(1)
+	if req.IsWrite {
+		h.record(16)
+		return nil, mb.ErrIllegalFunction // the simulator takes no orders
+	}
+	h.record(3)
+	var mode FaultMode
+	if spec := f.faults[h.id].Load(); spec != nil {
+		mode = spec.Mode
+	}
+	switch mode {
+	case ModbusException:
+		return nil, mb.ErrIllegalDataAddress
+	case ModbusHang:
+		time.Sleep(time.Minute) // the client gives up long before
+		return nil, mb.ErrServerDeviceBusy
+	}
+	regs := f.ModbusRegisters(h.id)
+	if mode == ModbusNoValue {
+		for a := uint16(218); a <= 221; a++ {
+			regs[a] = 0xFFFF
+		}
+	}
+	out := make([]uint16, req.Quantity)
+	for i := range out {
+		v, ok := regs[req.Addr+uint16(i)]
+		if !ok {
+			return nil, mb.ErrIllegalDataAddress
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// ModbusRegisters renders controller id's registers now, with its DLM
+// role and, for a master, its site.
+func (f *Fleet) ModbusRegisters(id int) map[uint16]uint16 {
+	now := f.opts.Now()
+	c := f.Controller(id)
+	st := f.stateOf(id, now)
+	role, site := f.dlmRole(id), []State(nil)
+	if role == DLMMaster {
+		for j := id + 1; j < id+f.opts.DLMSiteSize && j <= f.Len(); j++ {
+			site = append(site, f.stateOf(j, now))
+		}
+	}
+	return c.Registers(st, now, role, site)
+}
+
+// stateOf is controller id's state at t with its injected device fault.
+func (f *Fleet) stateOf(id int, t time.Time) State {
+	st := f.Controller(id).StateAt(t)
+	if spec := f.faults[id].Load(); spec != nil && deviceFaults[spec.Mode] != NoFault {
+		st = st.WithFault(deviceFaults[spec.Mode])
+	}
+	return st
+}
+
+// dlmRole: with DLMSiteSize n, controllers 1, n+1, 2n+1 … are masters and
+// the n-1 after each are its slaves.
+func (f *Fleet) dlmRole(id int) DLMRole {
+	n := f.opts.DLMSiteSize
+	switch {
+	case n < 2:
+		return DLMDisabled
+	case (id-1)%n == 0:
+		return DLMMaster
+	}
+	return DLMSlave
+}
+
+// ModbusServer is one controller's Modbus TCP server.
+type ModbusServer struct {
+	srv     *mb.ModbusServer
+	handler *modbusHandler
+}
+
+// ServeModbus starts controller id's Modbus TCP server on addr (host:port).
+func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
+	h := &modbusHandler{f: f, id: id}
+	srv, err := mb.NewServer(&mb.ServerConfiguration{URL: "tcp://" + addr, Timeout: 30 * time.Second, MaxClients: 16,
+		Logger: log.New(io.Discard, "", 0)}, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	return &ModbusServer{srv: srv, handler: h}, nil
+}
+
+// Stop closes the server and its connections.
+func (s *ModbusServer) Stop() error { return s.srv.Stop() }
+
+// FunctionCodes returns the function code of every request the server has
+// received, in order.
+func (s *ModbusServer) FunctionCodes() []uint8 {
+	s.handler.mu.Lock()
+	defer s.handler.mu.Unlock()
+	return append([]uint8(nil), s.handler.codes...)
+}
