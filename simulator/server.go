@@ -21,14 +21,14 @@ type Options struct {
 	// Username and Password, when set, are required in the manufacturer's
 	// headers; a request without them gets 401.
 	Username, Password string
-	Start              time.Time        // the fleet's birth; zero means now
+	Start              time.Time // the fleet's birth; zero means now
 	// FirmwareOf overrides Firmware for some controllers (id → "5.12",
 	// "5.22" or "5.33"); a 5.12 controller serves the 5.12 register set.
 	FirmwareOf map[int]string
 	// DLMSiteSize groups the controllers into DLM sites of this many: the
 	// first of each is the master, the others its slaves (0: no DLM).
 	DLMSiteSize int
-	Now                func() time.Time // the clock; nil means time.Now
+	Now         func() time.Time // the clock; nil means time.Now
 }
 
 // Fleet is a set of simulated controllers behind one HTTP handler:
