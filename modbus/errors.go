@@ -37,7 +37,8 @@ func (s *session) explain(err error, b Block) error {
 		return *c
 	}
 	if s.ctx.Err() != nil || errors.Is(err, mb.ErrRequestTimedOut) {
-		return fmt.Errorf("%w: no Modbus reply to the read of registers %d-%d: %w", collector.ErrTimeout, b.Addr, b.Addr+b.Count-1, err)
+		got, _ := s.replied()
+		return fmt.Errorf("%w: no Modbus reply to the read of registers %d-%d (%d bytes received; is the controller's Modbus TCP Server on, and this its Modbus port?): %w", collector.ErrTimeout, b.Addr, b.Addr+b.Count-1, got, err)
 	}
 	got, first := s.replied()
 	switch {
