@@ -98,24 +98,20 @@ func (c *Controller) Registers(s State, t time.Time, dlm DLMRole, site []State) 
 	if !c.ThreePhase {
 		regs[140] = 5
 	}
-	for p := range 3 {
-		wh := uint32(math.MaxUint32)
-		if p == 0 || c.ThreePhase {
-			wh = uint32(num("meter_wh") / map[bool]float64{true: 3, false: 1}[c.ThreePhase])
-		}
-		u32(200+uint16(2*p), wh)
-	}
+	// Per phase, the energy and power split so that the phases add up to
+	// the totals exactly (what 5.12, which has no total registers, exports).
 	currents := strings.Split(get("current_a"), ",")
+	whs, pws := split(num("meter_wh"), map[bool]int{true: 3, false: 1}[c.ThreePhase], nil), split(num("power_w"), len(currents), currents)
 	for p := range 3 {
-		mA, pw := uint32(math.MaxUint32), uint32(math.MaxUint32)
+		wh, pw, mA := uint32(math.MaxUint32), uint32(math.MaxUint32), uint32(math.MaxUint32)
+		if p < len(whs) {
+			wh = whs[p]
+		}
 		if p < len(currents) {
 			x, _ := strconv.ParseFloat(strings.TrimSpace(currents[p]), 64)
-			mA = uint32(math.Round(x * 1000))
-			pw = uint32(math.Round(num("power_w") * x / max(sumOf(currents), 1e-9)))
-			if num("power_w") == 0 {
-				pw = 0
-			}
+			mA, pw = uint32(math.Round(x*1000)), pws[p]
 		}
+		u32(200+uint16(2*p), wh)
 		u32(206+uint16(2*p), pw)
 		u32(212+uint16(2*p), mA)
 	}
@@ -165,13 +161,28 @@ func (c *Controller) Registers(s State, t time.Time, dlm DLMRole, site []State) 
 	return regs
 }
 
-func sumOf(vals []string) float64 {
-	t := 0.0
-	for _, v := range vals {
-		x, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		t += x
+// split divides total into n whole parts, by the weights when they are
+// not all zero, the first part taking what rounding leaves.
+func split(total float64, n int, weights []string) []uint32 {
+	w := make([]float64, n)
+	sum := 0.0
+	for i := range w {
+		w[i] = 1
+		if i < len(weights) {
+			w[i], _ = strconv.ParseFloat(strings.TrimSpace(weights[i]), 64)
+		}
+		sum += w[i]
 	}
-	return t
+	parts := make([]uint32, n)
+	rest := uint32(total)
+	for i := n - 1; i > 0; i-- {
+		if sum > 0 {
+			parts[i] = min(rest, uint32(math.Floor(total*w[i]/sum)))
+		}
+		rest -= parts[i]
+	}
+	parts[0] = rest
+	return parts
 }
 
 // DLMRole is a controller's register 600.
@@ -184,8 +195,8 @@ const (
 	DLMSlave    DLMRole = 4 // slave with a fixed IP
 )
 
-// dlmRegisters fills 610-635 of a master from its site's states: 32 A per
-// phase for the site, the operator's 25 A, and what the slaves draw.
+// dlmRegisters fills 610-635 of a master from its site's states: 80 A per
+// phase for the site, the operator's 63 A, and what the slaves draw.
 func (c *Controller) dlmRegisters(regs map[uint16]uint16, site []State) {
 	var applied [3]float64
 	connected := 0
@@ -198,10 +209,10 @@ func (c *Controller) dlmRegisters(regs map[uint16]uint16, site []State) {
 		}
 	}
 	for p := range 3 {
-		regs[610+uint16(p)] = 32
-		regs[613+uint16(p)] = 25
+		regs[610+uint16(p)] = 80
+		regs[613+uint16(p)] = 63
 		regs[630+uint16(p)] = uint16(math.Round(applied[p]))
-		regs[633+uint16(p)] = uint16(max(0, 25-math.Round(applied[p])))
+		regs[633+uint16(p)] = uint16(max(0, 63-math.Round(applied[p])))
 	}
 	regs[620] = 0
 	regs[621] = uint16(connected)

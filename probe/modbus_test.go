@@ -1,0 +1,364 @@
+package probe
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+	"github.com/bender-cc/bender_cc_exporter/modbus"
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// modbusSite is a simulated DLM site at a fixed instant: REST on one HTTP
+// server (/cc/<i>), Modbus on one port per controller. Controller 1 is the
+// master of 1-4, controller 3 runs firmware 5.12.
+type modbusSite struct {
+	fleet *simulator.Fleet
+	rest  string   // http://127.0.0.1:port
+	addrs []string // addrs[i]: controller i's Modbus host:port
+	srvs  []*simulator.ModbusServer
+}
+
+var siteNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newModbusSite(t testing.TB, now time.Time) *modbusSite {
+	t.Helper()
+	f, err := simulator.NewFleet(simulator.Options{Controllers: 4, Seed: 3, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
+		DLMSiteSize: 4, Start: siteNow.Add(-2 * time.Hour), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := httptest.NewServer(f)
+	t.Cleanup(rest.Close)
+	s := &modbusSite{fleet: f, rest: rest.URL, addrs: []string{""}, srvs: []*simulator.ModbusServer{nil}}
+	for id := 1; id <= f.Len(); id++ {
+		addr, err := loopback.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := f.ServeModbus(id, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Stop() })
+		s.addrs, s.srvs = append(s.addrs, addr), append(s.srvs, srv)
+	}
+	return s
+}
+
+func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+
+// samples reads an exposition into series → value.
+func samples(out string) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		m[line[:i]] = line[i+1:]
+	}
+	return m
+}
+
+func TestModbusProbe(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, logs := newHandler(t, fmt.Sprintf(`
+modules:
+  mb: {source: modbus}
+  both: {source: [rest, modbus], modbus: {port: %s}}
+targets:
+  - {name: master, address: 'modbus://%s', module: mb, labels: {site: depot, chargepoint: "1"}}
+`, port(site.addrs[1]), site.addrs[1]))
+	code, out := probe(t, h, "target=master", nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	golden := filepath.Join("..", "testdata", "modbus_dlm_master.prom")
+	got := durationLine.ReplaceAllString(out, "bender_cc_scrape_duration_seconds{chargepoint=\"1\",site=\"depot\"} 0")
+	got = strings.ReplaceAll(got, `bender_cc_scrape_duration_seconds 0`, "")
+	got = scrubDuration(got)
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(string(want), got); d != "" {
+		t.Errorf("output differs from %s (go test ./probe -run TestModbusProbe -update):\n%s", golden, d)
+	}
+	checkMetrics(t, out)
+	for _, want := range []string{`bender_cc_up{chargepoint="1",site="depot"} 1`, `bender_cc_source_up{chargepoint="1",site="depot",source="modbus"} 1`,
+		`bender_cc_modbus_info{chargepoint="1",protocol_version="0.9c",register_set="5.22",site="depot"} 1`,
+		`bender_cc_dlm_mode_state{chargepoint="1",site="depot",state="master_standalone"} 1`} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	if strings.Contains(logs.String(), "level=warn") {
+		t.Errorf("warnings: %s", logs)
+	}
+	// Only function code 03 reached the controller, over one connection per probe.
+	for _, fc := range site.srvs[1].FunctionCodes() {
+		if fc != 3 {
+			t.Errorf("function code %d sent", fc)
+		}
+	}
+	if err := testutil.CollectAndCompare(h.Config, strings.NewReader(`
+# HELP bender_cc_exporter_controller_connections Connections open to controllers, per module (at --client.max-connections, they are closed after use).
+# TYPE bender_cc_exporter_controller_connections gauge
+bender_cc_exporter_controller_connections{module="both"} 0
+bender_cc_exporter_controller_connections{module="default"} 0
+bender_cc_exporter_controller_connections{module="mb"} 0
+`)); err != nil {
+		t.Errorf("connections left open after the probe: %v", err)
+	}
+}
+
+// scrubDuration zeroes the scrape duration, the one value that changes.
+func scrubDuration(out string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "bender_cc_scrape_duration_seconds") {
+			lines[i] = l[:strings.LastIndexByte(l, ' ')] + " 0"
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// shared are the series both sources carry (the metric contract's names).
+var shared = []string{"bender_cc_ocpp_state", "bender_cc_type2_state", "bender_cc_energy_joules_total", "bender_cc_power_watts",
+	"bender_cc_current_amperes", "bender_cc_voltage_volts", "bender_cc_signaled_current_amperes",
+	"bender_cc_transaction_energy_joules", "bender_cc_charging_duration_seconds", "bender_cc_error"}
+
+// TestRESTAndModbusAgree: one simulated controller at one instant, probed
+// through REST and through Modbus, gives the same value for every series
+// both carry, on both register sets and at many instants of its life.
+func TestRESTAndModbusAgree(t *testing.T) {
+	compared := 0
+	for minute := range 40 {
+		now := siteNow.Add(time.Duration(minute) * 97 * time.Second)
+		site := newModbusSite(t, now)
+		h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+		for id := 1; id <= 4; id++ {
+			_, restOut := probe(t, h, fmt.Sprintf("target=%s/cc/%d", site.rest, id), nil)
+			_, mbOut := probe(t, h, "module=mb&target="+site.addrs[id], nil)
+			rest, mb := samples(restOut), samples(mbOut)
+			for series, rv := range rest {
+				name, _, _ := strings.Cut(series, "{")
+				if !contains(shared, name) || strings.Contains(series, `error="temperature_too_high"`) {
+					continue
+				}
+				if series == "bender_cc_voltage_volts" || strings.HasPrefix(series, "bender_cc_voltage_volts") && site.fleet.Controller(id).ModbusSet() == "5.12" {
+					continue // 5.12 has no voltage registers
+				}
+				compared++
+				if mv, ok := mb[series]; !ok || mv != rv {
+					t.Errorf("%s controller %d: %s REST %s, Modbus %q", now.Format(time.TimeOnly), id, series, rv, mv)
+				}
+			}
+			for series := range mb {
+				name, _, _ := strings.Cut(series, "{")
+				if contains(shared, name) && rest[series] == "" && !strings.Contains(series, "backend_disconnected") && !strings.HasPrefix(series, "bender_cc_voltage_volts") {
+					t.Errorf("controller %d: %s only from Modbus", id, series)
+				}
+			}
+		}
+	}
+	if compared < 1000 {
+		t.Errorf("only %d values compared", compared)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRESTAndModbusTogether: source [rest, modbus] gives one set of series;
+// one source failing keeps the other's, and says which failed.
+func TestRESTAndModbusTogether(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, logs := newHandler(t, fmt.Sprintf("modules:\n  both: {source: [rest, modbus], modbus: {port: %s}}\n", port(site.addrs[2])))
+	target := "module=both&target=" + site.rest + "/cc/2"
+	_, out := probe(t, h, target, nil)
+	s := samples(out)
+	for _, series := range []string{`bender_cc_source_up{source="rest"}`, `bender_cc_source_up{source="modbus"}`, "bender_cc_up", "bender_cc_ambient_temperature_celsius", "bender_cc_hems_current_limit_amperes"} {
+		if s[series] == "" {
+			t.Errorf("no %s in\n%s", series, out)
+		}
+	}
+	if s["bender_cc_up"] != "1" || s[`bender_cc_source_up{source="modbus"}`] != "1" {
+		t.Errorf("not up: %s", out)
+	}
+	checkMetrics(t, out)
+	site.fleet.SetFault(2, &simulator.FaultSpec{Mode: simulator.ModbusException})
+	_, out = probe(t, h, target, nil)
+	s = samples(out)
+	if s["bender_cc_up"] != "1" || s[`bender_cc_source_up{source="modbus"}`] != "0" || s["bender_cc_ambient_temperature_celsius"] == "" || s["bender_cc_hems_current_limit_amperes"] != "" {
+		t.Errorf("with Modbus failing: %s", out)
+	}
+	if !strings.Contains(logs.String(), `msg="Probe source failed"`) || !strings.Contains(logs.String(), "source=modbus result=modbus_exception") {
+		t.Errorf("log: %s", logs)
+	}
+}
+
+// listenModbus serves each connection with fn on a real listener.
+func listenModbus(t testing.TB, fn func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer func() { _ = c.Close() }(); fn(c) }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// replyTo answers each request frame with reply(header, pdu); nil hangs up.
+func replyTo(reply func(hdr, pdu []byte) []byte) func(net.Conn) {
+	return func(c net.Conn) {
+		for {
+			hdr := make([]byte, 7)
+			if _, err := io.ReadFull(c, hdr); err != nil {
+				return
+			}
+			pdu := make([]byte, int(hdr[5])-1)
+			if _, err := io.ReadFull(c, pdu); err != nil {
+				return
+			}
+			out := reply(hdr, pdu)
+			if out == nil {
+				return
+			}
+			_, _ = c.Write(out)
+		}
+	}
+}
+
+// okFrame answers a read of n registers with "5.22" repeated.
+func okFrame(hdr, pdu []byte) []byte {
+	n := int(pdu[4])
+	body := []byte{3, byte(2 * n)}
+	for i := range n {
+		body = append(body, "5.22"[2*(i%2)], "5.22"[2*(i%2)+1])
+	}
+	out := append(append([]byte{}, hdr[:4]...), byte((len(body)+1)>>8), byte(len(body)+1), hdr[6])
+	return append(out, body...)
+}
+
+// TestModbusFailureMatrix: each failure is bender_cc_up 0, one warning naming
+// the target and the cause, and one probe counted under its own result.
+func TestModbusFailureMatrix(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	site.fleet.SetFault(4, &simulator.FaultSpec{Mode: simulator.ModbusException})
+	h, logs := newHandler(t, "modules:\n  mb: {source: modbus, timeout: 2s}\n")
+	for _, f := range []failure{
+		{name: "refused", reason: "connection refused", result: ResultConnectionFailed, target: strings.TrimPrefix(refusedAddr(t), "http://")},
+		{name: "hang", reason: "no Modbus reply", result: ResultTimeout, slow: true, target: listenModbus(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })},
+		{name: "exception", reason: "Register Address Set is the Bender one", result: ResultModbusException, target: site.addrs[4]},
+		{name: "HTTP server", reason: "an HTTP server", result: ResultNotModbus, target: listenModbus(t, func(c net.Conn) {
+			_, _ = c.Read(make([]byte, 12))
+			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+		})},
+		{name: "garbage", reason: "protocol identifier is not 0", result: ResultNotModbus, target: listenModbus(t, replyTo(func(_, _ []byte) []byte { return []byte("\xde\xad\xbe\xef\x00\x05\x01\x03\x02\x00\x00") }))},
+		{name: "wrong transaction id", reason: "unexpected transaction id", result: ResultModbusWrongID, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[1]++; return f }))},
+		{name: "wrong unit id", reason: "another unit id", result: ResultModbusWrongID, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[6]++; return f }))},
+		{name: "cut off", reason: "cut off after 9 bytes", result: ResultModbusBadFrame, target: listenModbus(t, func(c net.Conn) {
+			replyTo(func(h, p []byte) []byte { _, _ = c.Write(okFrame(h, p)[:9]); return nil })(c)
+		})},
+		{name: "oversized", reason: "length Modbus TCP does not allow", result: ResultModbusBadFrame, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[4], f[5] = 1, 0x10; return f }))},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			before := strings.Count(logs.String(), "\n")
+			counted := testutil.ToFloat64(h.Metrics.probes.WithLabelValues("mb", f.result))
+			code, out := probe(t, h, "module=mb&target="+f.target, scrapeTimeout)
+			if got := testutil.ToFloat64(h.Metrics.probes.WithLabelValues("mb", f.result)); got != counted+1 {
+				t.Errorf("probes_total{result=%q} went from %g to %g", f.result, counted, got)
+			}
+			if code != http.StatusOK || !strings.Contains(out, "bender_cc_up 0\n") || !strings.Contains(out, `bender_cc_source_up{source="modbus"} 0`) || strings.Count(out, "\nbender_cc_") != 3 {
+				t.Errorf("want up 0, the duration and source_up 0, got %d:\n%s", code, out)
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
+			if len(lines) != 1 || !strings.Contains(lines[0], "level=warn") || !strings.Contains(lines[0], "target="+f.target) || !strings.Contains(lines[0], f.reason) {
+				t.Errorf("want one warning naming the target and %q, got %q", f.reason, lines)
+			}
+			t.Log(lines[0])
+		})
+	}
+	// The exporter keeps serving everyone else.
+	if _, out := probe(t, h, "module=mb&target="+site.addrs[1], nil); !strings.Contains(out, "bender_cc_up 1\n") {
+		t.Errorf("a good controller after the failures: %s", out)
+	}
+}
+
+// TestModbusAllowedTargets: the policy holds for Modbus at request time
+// and the probe dials only what it allowed.
+func TestModbusAllowedTargets(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, _ := newHandler(t, fmt.Sprintf(`
+modules:
+  mb: {source: modbus}
+probe:
+  allowed_targets: [127.0.0.1/32]
+targets:
+  - {name: named, address: '%s', module: mb}
+`, site.addrs[2]))
+	if code, out := probe(t, h, "module=mb&target="+site.addrs[1], nil); code != 200 || !strings.Contains(out, "bender_cc_up 1") {
+		t.Errorf("allowed: %d %s", code, out)
+	}
+	_, p, _ := net.SplitHostPort(site.addrs[1])
+	if code, out := probe(t, h, "module=mb&target=modbus://127.0.0.2:"+p, nil); code != 403 || !strings.Contains(out, "127.0.0.2 is not in probe.allowed_targets") {
+		t.Errorf("refused: %d %s", code, out)
+	}
+	if code, out := probe(t, h, "target=named", nil); code != 200 || !strings.Contains(out, "bender_cc_up 1") {
+		t.Errorf("named: %d %s", code, out)
+	}
+	// At dial time: the module's dialer refuses what the policy does not allow.
+	dial := h.Config.Get().ModbusDialer("mb")
+	if _, err := modbus.Read(t.Context(), modbus.Dialer(dial), "127.0.0.2:"+p, 255); err == nil || !strings.Contains(err.Error(), "not in probe.allowed_targets") {
+		t.Errorf("dial-time check: %v", err)
+	}
+}
+
+func TestModbusCollectorLint(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	for id := 1; id <= 4; id++ {
+		res := modbus.Probe(t.Context(), (&net.Dialer{}).DialContext, site.addrs[id], 255)
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if problems, err := testutil.CollectAndLint(collector.New(res)); err != nil || len(problems) > 0 {
+			t.Errorf("controller %d: %v %v", id, err, problems)
+		}
+	}
+}

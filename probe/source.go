@@ -1,0 +1,72 @@
+package probe
+
+import (
+	"context"
+	"sync"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/bender-cc/bender_cc_exporter/collector"
+	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/modbus"
+)
+
+// read reads the controller from the module's sources: full_state, the
+// Modbus registers, or both at once (merged by modbus.Merge).
+func read(ctx context.Context, req *request) collector.Result {
+	m := req.module
+	if req.modbus == nil {
+		return collector.Probe(ctx, req.client, req.base, m.Credentials())
+	}
+	unit := uint8(m.Modbus.UnitID)
+	if !m.Source.Has(config.SourceREST) {
+		return modbus.Probe(ctx, req.dial, req.modbus.Host, unit)
+	}
+	var rest collector.Result
+	var wg sync.WaitGroup
+	wg.Go(func() { rest = collector.Probe(ctx, req.client, req.base, m.Credentials()) })
+	mb := modbus.Probe(ctx, req.dial, req.modbus.Host, unit)
+	wg.Wait()
+	return modbus.Merge(rest, mb)
+}
+
+// parseTarget finds the URLs a probe of the module reads and the Modbus
+// dialer of the module.
+func parseTarget(cfg *config.Snapshot, req *request, address string) error {
+	var err error
+	req.base, req.modbus, err = req.module.ParseTarget(address)
+	if err != nil {
+		return err
+	}
+	if req.base == nil {
+		req.base = req.modbus // the singleflight key and the policy's check
+	}
+	if req.modbus != nil {
+		req.dial = cfg.ModbusDialer(req.moduleName)
+	}
+	return nil
+}
+
+// checkTarget asks the policy about every address the probe will reach.
+func checkTarget(ctx context.Context, cfg *config.Snapshot, req *request) error {
+	err := cfg.Policy.CheckURL(ctx, req.base, req.moduleName)
+	if err == nil && req.modbus != nil && req.modbus != req.base {
+		err = cfg.Policy.CheckURL(ctx, req.modbus, req.moduleName)
+	}
+	return err
+}
+
+// logSources logs, once per probe, a source that failed while the other
+// was read (the probe is up; bender_cc_source_up shows it too).
+func logSources(logger log.Logger, req *request, res collector.Result) {
+	if res.Err != nil {
+		return
+	}
+	for _, s := range res.Sources {
+		if s.Err != nil {
+			level.Warn(logger).Log("msg", "Probe source failed", "target", req.target, "module", req.moduleName,
+				"source", s.Name, "result", Classify(s.Err), "err", s.Err)
+		}
+	}
+}
