@@ -14,7 +14,7 @@ import (
 // Errors of a Modbus probe that tell the cause apart (see probe.Classify).
 var (
 	// ErrException: the controller answered a read with a Modbus exception.
-	ErrException = errors.New("exception reply")
+	ErrException = errors.New("exception reply from the Modbus server")
 	// ErrNotModbus: what answered is not a Modbus TCP server (an HTTP
 	// server on port 502, noise).
 	ErrNotModbus = errors.New("not a Modbus TCP server")
@@ -43,7 +43,7 @@ func (s *session) explain(err error, b Block) error {
 	got, first := s.replied()
 	switch {
 	case isException(err):
-		return fmt.Errorf("Modbus %w to the read of registers %d-%d: %w; %s", ErrException, b.Addr, b.Addr+b.Count-1, err, exceptionHint)
+		return fmt.Errorf("%w to the read of registers %d-%d: %w; %s", ErrException, b.Addr, b.Addr+b.Count-1, err, exceptionHint)
 	case errors.Is(err, mb.ErrBadUnitId):
 		return fmt.Errorf("%w: the reply came from another unit id; %s", ErrWrongID, "set the module's modbus.unit_id to the one the controller answers (255 by default, 1 for AMTRON 4You)")
 	case errors.Is(err, mb.ErrProtocolError) && notModbus(first):
