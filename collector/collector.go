@@ -16,7 +16,7 @@ type Result struct {
 	Status   int           // HTTP status, 0 when there was no answer
 	Body     []byte        // the raw body, for the debug view
 	// Sources says which sources were read, for modules that read Modbus
-	// (bender_cc_source_up); empty for REST-only modules.
+	// (bender_cc_source_up), sorted by name; empty for REST-only modules.
 	Sources []SourceStatus
 }
 

@@ -22,7 +22,8 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 	*w = textWriter{buf: buf}
 	w.extra = w.extraBuf[:0]
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		w.extra = append(w.extra, [2]string{k, labels[k]})
+		// Rendered once per probe: name="value", escaped.
+		w.extra = append(w.extra, [2]string{k, k + `="` + escapeLabel(labels[k]) + `"`})
 	}
 	up := 0.0
 	if r.Err == nil && r.State != nil {
@@ -76,7 +77,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 				}
 				// InfoMetrics labels are not sorted; the exposition's are.
 				ls := w.labels[:len(vals)]
-				sort.Slice(ls, func(a, b int) bool { return ls[a][0] < ls[b][0] })
+				sortLabels(ls)
 				w.sample(1, ls...)
 			}
 		case famNumber:
@@ -188,7 +189,6 @@ type textWriter struct {
 	extra    [][2]string // labels of the target, sorted
 	extraBuf [8][2]string
 	labels   [16][2]string
-	merged   [24][2]string
 	num      [32]byte
 }
 
@@ -240,36 +240,51 @@ func (w *textWriter) row(v *Value) {
 	}
 }
 
-// sample writes one series; labels are sorted by name and merged with the
-// target's labels.
+// sample writes one series; its labels are sorted by name and merged with
+// the target's, which were sorted and rendered once per probe: labels known
+// once per probe cost only their bytes (sorting every sample's labels had
+// cost four times the whole exposition).
 func (w *textWriter) sample(value float64, labels ...[2]string) {
 	if !w.started {
 		w.buf.WriteString(w.fam.header)
 		w.started = true
 	}
-	if len(w.extra) > 0 {
-		all := append(append(w.merged[:0], labels...), w.extra...)
-		sort.Slice(all, func(a, b int) bool { return all[a][0] < all[b][0] })
-		labels = all
-	}
 	b := w.buf
 	b.WriteString(w.fam.name)
-	if len(labels) > 0 {
+	if len(labels)+len(w.extra) > 0 {
+		sortLabels(labels)
 		b.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
+		i, j := 0, 0
+		for n := 0; i < len(labels) || j < len(w.extra); n++ {
+			if n > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(l[0])
-			b.WriteString(`="`)
-			writeEscaped(b, l[1])
-			b.WriteByte('"')
+			if j == len(w.extra) || i < len(labels) && labels[i][0] < w.extra[j][0] {
+				b.WriteString(labels[i][0])
+				b.WriteString(`="`)
+				writeEscaped(b, labels[i][1])
+				b.WriteByte('"')
+				i++
+			} else {
+				b.WriteString(w.extra[j][1])
+				j++
+			}
 		}
 		b.WriteByte('}')
 	}
 	b.WriteByte(' ')
 	b.Write(appendFloat(w.num[:0], value))
 	b.WriteByte('\n')
+}
+
+// sortLabels sorts a few labels by name in place (an insertion sort: no
+// allocation, and the labels are almost always sorted already).
+func sortLabels(ls [][2]string) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j][0] < ls[j-1][0]; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
 }
 
 // appendFloat formats like the Prometheus text format does.
@@ -290,6 +305,13 @@ func appendFloat(b []byte, f float64) []byte {
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabel(s string) string {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return s
+	}
+	return labelEscaper.Replace(s)
+}
 
 func writeEscaped(b *bytes.Buffer, s string) {
 	if !strings.ContainsAny(s, "\\\n\"") {

@@ -20,7 +20,7 @@ import (
 // failed (joining both errors).
 func Merge(rest, mb collector.Result) collector.Result {
 	out := collector.Result{Status: rest.Status, Body: rest.Body, Duration: max(rest.Duration, mb.Duration),
-		Sources: []collector.SourceStatus{{Name: "rest", Err: rest.Err}, {Name: "modbus", Err: mb.Err}}}
+		Sources: []collector.SourceStatus{{Name: "modbus", Err: mb.Err}, {Name: "rest", Err: rest.Err}}} // in exposition order
 	switch {
 	case rest.Err != nil && mb.Err != nil:
 		out.Err = errors.Join(rest.Err, mb.Err)
