@@ -150,14 +150,17 @@ func open(ctx context.Context, dial Dialer, addr string, unit uint8) (*session, 
 	return s, nil
 }
 
-// connectLibrary opens the library's client on a one-connection loopback
-// listener and keeps the accepted end.
+// connectLibrary opens the library's client on a loopback listener of
+// the pool and keeps the accepted end. A listener serves one session at a
+// time, so the connection it accepts is the library's; binding a new one
+// per probe would cost more than the whole probe where many ports are in
+// TIME_WAIT.
 func (s *session) connectLibrary(ctx context.Context, unit uint8) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := relayListeners.get()
 	if err != nil {
 		return fmt.Errorf("modbus relay: %w", err)
 	}
-	defer func() { _ = ln.Close() }()
+	defer relayListeners.put(ln)
 	timeout := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), time.Millisecond)
@@ -167,23 +170,47 @@ func (s *session) connectLibrary(ctx context.Context, unit uint8) error {
 	if err != nil {
 		return fmt.Errorf("modbus client: %w", err)
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			c = nil
-		}
-		accepted <- c
-	}()
 	if err := s.client.Open(); err != nil {
 		return fmt.Errorf("modbus relay: %w", err)
 	}
-	s.lib = <-accepted
-	if s.lib == nil {
+	// The handshake is done (the kernel's backlog): Accept returns at once.
+	_ = ln.SetDeadline(time.Now().Add(time.Second))
+	if s.lib, err = ln.Accept(); err != nil {
 		_ = s.client.Close()
-		return errors.New("modbus relay: no connection from the client")
+		return fmt.Errorf("modbus relay: %w", err)
 	}
 	return s.client.SetUnitId(unit)
+}
+
+// listenerPool keeps the relay's loopback listeners for reuse.
+type listenerPool struct {
+	mu   sync.Mutex
+	free []*net.TCPListener
+}
+
+var relayListeners listenerPool
+
+func (p *listenerPool) get() (*net.TCPListener, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		l := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return l, nil
+	}
+	p.mu.Unlock()
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return l, err
+}
+
+func (p *listenerPool) put(l *net.TCPListener) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) >= 64 {
+		_ = l.Close()
+		return
+	}
+	p.free = append(p.free, l)
 }
 
 // read reads one block of holding registers.

@@ -242,6 +242,23 @@ type modbusHandler struct {
 	// (tests prove the exporter sends 03 only).
 	mu    sync.Mutex
 	codes []uint8
+	// The registers of the current second: a client reads a dozen blocks
+	// in a few milliseconds, and a real controller refreshes them about once
+	// a second too.
+	cachedAt   int64
+	cachedMode FaultMode
+	cached     map[uint16]uint16
+}
+
+// registers returns the controller's registers of this second.
+func (h *modbusHandler) registers(mode FaultMode) map[uint16]uint16 {
+	now := h.f.opts.Now().Unix()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cached == nil || h.cachedAt != now || h.cachedMode != mode {
+		h.cached, h.cachedAt, h.cachedMode = h.f.ModbusRegisters(h.id), now, mode
+	}
+	return h.cached
 }
 
 func (h *modbusHandler) record(fc uint8) {
@@ -284,15 +301,14 @@ func (h *modbusHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) 
 		time.Sleep(time.Minute) // the client gives up long before
 		return nil, mb.ErrServerDeviceBusy
 	}
-	regs := f.ModbusRegisters(h.id)
-	if mode == ModbusNoValue {
-		for a := uint16(218); a <= 221; a++ {
-			regs[a] = 0xFFFF
-		}
-	}
+	regs := h.registers(mode)
 	out := make([]uint16, req.Quantity)
 	for i := range out {
-		v, ok := regs[req.Addr+uint16(i)]
+		a := req.Addr + uint16(i)
+		v, ok := regs[a]
+		if mode == ModbusNoValue && a >= 218 && a <= 221 {
+			v = 0xFFFF
+		}
 		if !ok {
 			return nil, mb.ErrIllegalDataAddress
 		}
