@@ -371,7 +371,16 @@ func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
+	f.modbusAddrs.Store(id, addr)
 	return &ModbusServer{srv: srv, handler: h}, nil
+}
+
+// ModbusAddr is where controller id serves Modbus TCP, "" when it does not.
+func (f *Fleet) ModbusAddr(id int) string {
+	if a, ok := f.modbusAddrs.Load(id); ok {
+		return a.(string)
+	}
+	return ""
 }
 
 // Stop closes the server and its connections.

@@ -39,6 +39,7 @@ type Fleet struct {
 	faults      []atomic.Pointer[FaultSpec]
 	requests    []atomic.Int64
 	bufs        sync.Pool
+	modbusAddrs sync.Map // id → host:port of its Modbus server
 }
 
 // NewFleet builds the fleet.
@@ -208,7 +209,11 @@ func (f *Fleet) serveIndex(w http.ResponseWriter, r *http.Request) {
 		if spec := f.faults[c.ID].Load(); spec != nil {
 			fault = " injected fault: " + spec.String()
 		}
-		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s\n", c.ID, c.Firmware, c.Model,
-			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault)
+		mbAddr := ""
+		if a := f.ModbusAddr(c.ID); a != "" {
+			mbAddr = fmt.Sprintf("\tmodbus %s (%s, DLM %s)", a, c.ModbusSet(), map[DLMRole]string{DLMDisabled: "off", DLMMaster: "master", DLMSlave: "slave"}[f.dlmRole(c.ID)])
+		}
+		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s%s\n", c.ID, c.Firmware, c.Model,
+			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault, mbAddr)
 	}
 }
