@@ -14,6 +14,7 @@ import (
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+	"github.com/bender-cc/bender_cc_exporter/internal/modbustest"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -23,26 +24,8 @@ var dialer = (&net.Dialer{}).DialContext
 // firmware 5.33, controller 3 on 5.12, each with its Modbus server.
 func fleet(t *testing.T, now time.Time) (*simulator.Fleet, []string, []*simulator.ModbusServer) {
 	t.Helper()
-	f, err := simulator.NewFleet(simulator.Options{Controllers: 4, Seed: 7, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
+	return modbustest.Site(t, simulator.Options{Controllers: 4, Seed: 7, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
 		DLMSiteSize: 4, Start: now.Add(-time.Hour), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs := []string{""}
-	servers := []*simulator.ModbusServer{nil}
-	for id := 1; id <= f.Len(); id++ {
-		addr, err := loopback.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := f.ServeModbus(id, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		addrs, servers = append(addrs, addr), append(servers, srv)
-	}
-	return f, addrs, servers
 }
 
 func probeCtx(t *testing.T) context.Context {
@@ -153,62 +136,6 @@ func TestReadSimulatedSite(t *testing.T) {
 	}
 }
 
-// listen serves each connection with fn on a real listener.
-func listen(t *testing.T, fn func(net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer func() { _ = c.Close() }()
-				fn(c)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// answer reads one request and answers it through reply(request header, pdu).
-func answer(reply func(hdr, pdu []byte) []byte) func(net.Conn) {
-	return func(c net.Conn) {
-		for {
-			hdr := make([]byte, 7)
-			if _, err := io.ReadFull(c, hdr); err != nil {
-				return
-			}
-			pdu := make([]byte, int(hdr[5])-1)
-			if _, err := io.ReadFull(c, pdu); err != nil {
-				return
-			}
-			out := reply(hdr, pdu)
-			if out == nil {
-				return
-			}
-			_, _ = c.Write(out)
-		}
-	}
-}
-
-// frame is a valid reply to a read of n registers, all "5.22".
-func frame(hdr, pdu []byte) []byte {
-	n := int(pdu[3]) | int(pdu[4])
-	body := []byte{3, byte(2 * n)}
-	for i := range n {
-		body = append(body, "5.22"[2*(i%2)], "5.22"[2*(i%2)+1])
-	}
-	out := append([]byte{}, hdr[:4]...)
-	out = append(out, byte((len(body)+1)>>8), byte(len(body)+1), hdr[6])
-	return append(out, body...)
-}
-
 func TestFailures(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	f, addrs, _ := fleet(t, now)
@@ -222,24 +149,19 @@ func TestFailures(t *testing.T) {
 		msg        string
 	}{
 		{"refused", refused, nil, "connection refused"},
-		{"hang", listen(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }), collector.ErrTimeout, "no Modbus reply"},
+		{"hang", modbustest.Serve(t, modbustest.Silent), collector.ErrTimeout, "no Modbus reply"},
 		{"exception", addrs[4], ErrException, "Register Address Set"},
 		// An HTTP server that answers what it cannot parse, as embedded ones do.
-		{"http", listen(t, func(c net.Conn) {
-			_, _ = c.Read(make([]byte, 12))
-			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-		}), ErrNotModbus, "an HTTP server"},
+		{"http", modbustest.Serve(t, modbustest.HTTP), ErrNotModbus, "an HTTP server"},
 		// Go's waits for the end of a request line that never comes.
 		{"http that waits", strings.TrimPrefix(http502.URL, "http://"), collector.ErrTimeout, "no Modbus reply"},
-		{"garbage", listen(t, answer(func(_, _ []byte) []byte { return []byte("\xde\xad\xbe\xef\x00\x05\x01\x03\x02\x00\x00") })), ErrNotModbus, "protocol identifier"},
-		{"transaction id", listen(t, answer(func(h, p []byte) []byte { f := frame(h, p); f[1]++; return f })), ErrWrongID, "transaction id"},
-		{"unit id", listen(t, answer(func(h, p []byte) []byte { f := frame(h, p); f[6]++; return f })), ErrWrongID, "unit_id"},
-		{"truncated", listen(t, answer(func(h, p []byte) []byte { f := frame(h, p); return f[:len(f)-1] })), collector.ErrTimeout, ""},
-		{"cut and closed", listen(t, func(c net.Conn) {
-			answer(func(h, p []byte) []byte { f := frame(h, p); _, _ = c.Write(f[:9]); return nil })(c)
-		}), ErrBadFrame, "cut off after 9 bytes"},
-		{"oversized", listen(t, answer(func(h, p []byte) []byte { f := frame(h, p); f[4], f[5] = 0x01, 0x10; return f })), ErrBadFrame, "length"},
-		{"closed", listen(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 12)) }), io.EOF, "without a reply"},
+		{"garbage", modbustest.Serve(t, modbustest.Garbage), ErrNotModbus, "protocol identifier"},
+		{"transaction id", modbustest.Serve(t, modbustest.WrongTransaction), ErrWrongID, "transaction id"},
+		{"unit id", modbustest.Serve(t, modbustest.WrongUnit), ErrWrongID, "unit_id"},
+		{"truncated", modbustest.Serve(t, modbustest.ReplyTo(func(h, p []byte) []byte { f := modbustest.Frame(h, p); return f[:len(f)-1] })), collector.ErrTimeout, ""},
+		{"cut and closed", modbustest.Serve(t, modbustest.CutOff), ErrBadFrame, "cut off after 9 bytes"},
+		{"oversized", modbustest.Serve(t, modbustest.Oversized), ErrBadFrame, "length"},
+		{"closed", modbustest.Serve(t, func(c net.Conn) { _, _ = c.Read(make([]byte, 12)) }), io.EOF, "without a reply"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -3,7 +3,6 @@ package probe
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
-	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+	"github.com/bender-cc/bender_cc_exporter/internal/modbustest"
 	"github.com/bender-cc/bender_cc_exporter/modbus"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
@@ -35,27 +34,11 @@ var siteNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func newModbusSite(t testing.TB, now time.Time) *modbusSite {
 	t.Helper()
-	f, err := simulator.NewFleet(simulator.Options{Controllers: 4, Seed: 3, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
+	f, addrs, srvs := modbustest.Site(t, simulator.Options{Controllers: 4, Seed: 3, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
 		DLMSiteSize: 4, Start: siteNow.Add(-2 * time.Hour), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rest := httptest.NewServer(f)
 	t.Cleanup(rest.Close)
-	s := &modbusSite{fleet: f, rest: rest.URL, addrs: []string{""}, srvs: []*simulator.ModbusServer{nil}}
-	for id := 1; id <= f.Len(); id++ {
-		addr, err := loopback.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := f.ServeModbus(id, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		s.addrs, s.srvs = append(s.addrs, addr), append(s.srvs, srv)
-	}
-	return s
+	return &modbusSite{fleet: f, rest: rest.URL, addrs: addrs, srvs: srvs}
 }
 
 func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
@@ -224,58 +207,6 @@ func TestRESTAndModbusTogether(t *testing.T) {
 	}
 }
 
-// listenModbus serves each connection with fn on a real listener.
-func listenModbus(t testing.TB, fn func(net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer func() { _ = c.Close() }(); fn(c) }()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// replyTo answers each request frame with reply(header, pdu); nil hangs up.
-func replyTo(reply func(hdr, pdu []byte) []byte) func(net.Conn) {
-	return func(c net.Conn) {
-		for {
-			hdr := make([]byte, 7)
-			if _, err := io.ReadFull(c, hdr); err != nil {
-				return
-			}
-			pdu := make([]byte, int(hdr[5])-1)
-			if _, err := io.ReadFull(c, pdu); err != nil {
-				return
-			}
-			out := reply(hdr, pdu)
-			if out == nil {
-				return
-			}
-			_, _ = c.Write(out)
-		}
-	}
-}
-
-// okFrame answers a read of n registers with "5.22" repeated.
-func okFrame(hdr, pdu []byte) []byte {
-	n := int(pdu[4])
-	body := []byte{3, byte(2 * n)}
-	for i := range n {
-		body = append(body, "5.22"[2*(i%2)], "5.22"[2*(i%2)+1])
-	}
-	out := append(append([]byte{}, hdr[:4]...), byte((len(body)+1)>>8), byte(len(body)+1), hdr[6])
-	return append(out, body...)
-}
-
 // TestModbusFailureMatrix: each failure is bender_cc_up 0, one warning naming
 // the target and the cause, and one probe counted under its own result.
 func TestModbusFailureMatrix(t *testing.T) {
@@ -284,19 +215,14 @@ func TestModbusFailureMatrix(t *testing.T) {
 	h, logs := newHandler(t, "modules:\n  mb: {source: modbus, timeout: 2s}\n")
 	for _, f := range []failure{
 		{name: "refused", reason: "connection refused", result: ResultConnectionFailed, target: strings.TrimPrefix(refusedAddr(t), "http://")},
-		{name: "hang", reason: "no Modbus reply", result: ResultTimeout, slow: true, target: listenModbus(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })},
+		{name: "hang", reason: "no Modbus reply", result: ResultTimeout, slow: true, target: modbustest.Serve(t, modbustest.Silent)},
 		{name: "exception", reason: "Register Address Set is the Bender one", result: ResultModbusException, target: site.addrs[4]},
-		{name: "HTTP server", reason: "an HTTP server", result: ResultNotModbus, target: listenModbus(t, func(c net.Conn) {
-			_, _ = c.Read(make([]byte, 12))
-			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-		})},
-		{name: "garbage", reason: "protocol identifier is not 0", result: ResultNotModbus, target: listenModbus(t, replyTo(func(_, _ []byte) []byte { return []byte("\xde\xad\xbe\xef\x00\x05\x01\x03\x02\x00\x00") }))},
-		{name: "wrong transaction id", reason: "unexpected transaction id", result: ResultModbusWrongID, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[1]++; return f }))},
-		{name: "wrong unit id", reason: "another unit id", result: ResultModbusWrongID, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[6]++; return f }))},
-		{name: "cut off", reason: "cut off after 9 bytes", result: ResultModbusBadFrame, target: listenModbus(t, func(c net.Conn) {
-			replyTo(func(h, p []byte) []byte { _, _ = c.Write(okFrame(h, p)[:9]); return nil })(c)
-		})},
-		{name: "oversized", reason: "length Modbus TCP does not allow", result: ResultModbusBadFrame, target: listenModbus(t, replyTo(func(h, p []byte) []byte { f := okFrame(h, p); f[4], f[5] = 1, 0x10; return f }))},
+		{name: "HTTP server", reason: "an HTTP server", result: ResultNotModbus, target: modbustest.Serve(t, modbustest.HTTP)},
+		{name: "garbage", reason: "protocol identifier is not 0", result: ResultNotModbus, target: modbustest.Serve(t, modbustest.Garbage)},
+		{name: "wrong transaction id", reason: "unexpected transaction id", result: ResultModbusWrongID, target: modbustest.Serve(t, modbustest.WrongTransaction)},
+		{name: "wrong unit id", reason: "another unit id", result: ResultModbusWrongID, target: modbustest.Serve(t, modbustest.WrongUnit)},
+		{name: "cut off", reason: "cut off after 9 bytes", result: ResultModbusBadFrame, target: modbustest.Serve(t, modbustest.CutOff)},
+		{name: "oversized", reason: "length Modbus TCP does not allow", result: ResultModbusBadFrame, target: modbustest.Serve(t, modbustest.Oversized)},
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			before := strings.Count(logs.String(), "\n")
