@@ -306,3 +306,26 @@ func BenchmarkModbusProbe(b *testing.B) {
 		})
 	}
 }
+
+// TestModbusNoValueTransient: 0xFFFFFFFF in the total registers for one
+// probe, amid normal readings (firmware 5.33.9), exports no sample for
+// them, never 4.29 GW; the next probe has them again.
+func TestModbusNoValueTransient(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+	target := "module=mb&target=" + site.addrs[2]
+	_, before := probe(t, h, target, nil)
+	site.fleet.SetFault(2, &simulator.FaultSpec{Mode: simulator.ModbusNoValue})
+	_, during := probe(t, h, target, nil)
+	site.fleet.SetFault(2, nil)
+	_, after := probe(t, h, target, nil)
+	for _, series := range []string{"bender_cc_power_watts", "bender_cc_energy_joules_total"} {
+		b, d, a := samples(before)[series], samples(during)[series], samples(after)[series]
+		if b == "" || d != "" || a != b {
+			t.Errorf("%s: before %q, during %q (want none), after %q", series, b, d, a)
+		}
+	}
+	if s := samples(during); s["bender_cc_up"] != "1" || s[`bender_cc_current_amperes{phase="L1"}`] == "" || strings.Contains(during, "4.29") {
+		t.Errorf("during the transient:\n%s", during)
+	}
+}
