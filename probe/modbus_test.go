@@ -71,7 +71,7 @@ targets:
 	if code != 200 {
 		t.Fatalf("%d %s", code, out)
 	}
-	golden := filepath.Join("..", "testdata", "modbus_dlm_master.prom")
+	golden := filepath.Join("..", "testdata", "modbus", "dlm_master.prom")
 	got := durationLine.ReplaceAllString(out, "bender_cc_scrape_duration_seconds{chargepoint=\"1\",site=\"depot\"} 0")
 	got = strings.ReplaceAll(got, `bender_cc_scrape_duration_seconds 0`, "")
 	got = scrubDuration(got)
