@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,5 +329,31 @@ func TestModbusNoValueTransient(t *testing.T) {
 	}
 	if s := samples(during); s["bender_cc_up"] != "1" || s[`bender_cc_current_amperes{phase="L1"}`] == "" || strings.Contains(during, "4.29") {
 		t.Errorf("during the transient:\n%s", during)
+	}
+}
+
+// TestModbusSharedProbes: concurrent probes of one controller with one
+// Modbus module share one connection and one set of reads.
+func TestModbusSharedProbes(t *testing.T) {
+	var conns atomic.Int64
+	slow := modbustest.Serve(t, func(c net.Conn) {
+		conns.Add(1)
+		time.Sleep(300 * time.Millisecond) // a slow controller: the probes overlap
+		modbustest.ReplyTo(modbustest.Frame)(c)
+	})
+	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+	var wg sync.WaitGroup
+	outs := make([]string, 10)
+	for i := range outs {
+		wg.Go(func() { _, outs[i] = probe(t, h, "module=mb&target="+slow, nil) })
+	}
+	wg.Wait()
+	if n := conns.Load(); n != 1 {
+		t.Errorf("controller saw %d connections, want 1", n)
+	}
+	for i, out := range outs {
+		if !strings.Contains(out, "bender_cc_up 1\n") {
+			t.Errorf("probe %d:\n%s", i, out)
+		}
 	}
 }
