@@ -105,6 +105,7 @@ func Decode(set Set, im *Image) *collector.FullState {
 			st.Invalid = append(st.Invalid, collector.Invalid{Field: field, Reason: fmt.Sprintf("register %d: %v", r.Addr, err)})
 			continue
 		}
+		raw := strconv.FormatFloat(x, 'f', -1, 64) // as the register holds it, for the debug view
 		if r.Scale != 0 {
 			x = scale(x, r.Scale)
 		}
@@ -112,6 +113,7 @@ func Decode(set Set, im *Image) *collector.FullState {
 		switch {
 		case seen && r.Sum:
 			st.Values[i].Numbers[0].Value += x
+			st.Values[i].Field.Value += "+" + raw
 			continue
 		case seen && spec.Kind == collector.List:
 			st.Values[i].Numbers = append(st.Values[i].Numbers, collector.Reading{Index: r.Index, Value: x})
@@ -131,7 +133,7 @@ func Decode(set Set, im *Image) *collector.FullState {
 			v.Field.Value = strconv.Itoa(int(x))
 			v.Numbers = []collector.Reading{{Value: x}}
 		case collector.Number, collector.List:
-			v.Field.Value = strconv.FormatFloat(x, 'g', -1, 64)
+			v.Field.Value = raw
 			v.Numbers = []collector.Reading{{Index: r.Index, Value: x}}
 		}
 		if r.Sum {
@@ -144,7 +146,7 @@ func Decode(set Set, im *Image) *collector.FullState {
 		st.Values = append(st.Values, v)
 	}
 	if _, ok := im.words(100, 1); ok {
-		st.Values = append(st.Values, collector.Value{Spec: specRegisterSet, Field: collector.Field{Key: specRegisterSet.Key, Value: set.String()}})
+		st.Values = append(st.Values, collector.Value{Spec: specRegisterSet, Field: collector.Field{Key: specRegisterSet.Key, Value: set.String(), Line: 100}})
 	}
 	return st
 }

@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("debug") == "true" {
 		reg := prometheus.NewRegistry()
 		prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
-		writeDebug(w, req, res, shared, reg)
+		debugView(req)(w, req, res, shared, reg)
 		return
 	}
 	// The text format straight from the result: what a registry holding

@@ -357,3 +357,18 @@ func TestModbusSharedProbes(t *testing.T) {
 		}
 	}
 }
+
+func TestModbusDebugView(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+	_, out := probe(t, h, "module=mb&debug=true&target="+site.addrs[1], nil)
+	for _, want := range []string{"function code 03", "register set 5.22: 100-101, 104-112", "on a DLM master 610-615, 620-621, 630-635",
+		" 218  meter_wh", "→ bender_cc_energy_joules_total", "Metrics:", "bender_cc_dlm_slaves_connected"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug view lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rest/full_state") {
+		t.Errorf("the Modbus debug view speaks of full_state:\n%s", out)
+	}
+}
