@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"slices"
+
+	config_util "github.com/prometheus/common/config"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 )
@@ -84,6 +87,8 @@ func (m *Module) validateSource() error {
 		return fmt.Errorf("modbus.port %d: want 1-65535", m.Modbus.Port)
 	case !m.Source.Has(SourceREST) && (m.Username != "" || m.Password != "" || m.PasswordFile != "" || m.PasswordEnv != ""):
 		return errors.New("credentials need source rest: Modbus TCP has none")
+	case !m.Source.Has(SourceREST) && !reflect.DeepEqual(m.HTTPClientConfig, config_util.DefaultHTTPClientConfig):
+		return errors.New("http_client_config needs source rest: a Modbus module uses no HTTP (no TLS, no proxy)")
 	}
 	return nil
 }
