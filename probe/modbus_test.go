@@ -214,11 +214,15 @@ func TestRESTAndModbusTogether(t *testing.T) {
 func TestModbusFailureMatrix(t *testing.T) {
 	site := newModbusSite(t, siteNow)
 	site.fleet.SetFault(4, &simulator.FaultSpec{Mode: simulator.ModbusException})
+	site.fleet.SetFault(3, &simulator.FaultSpec{Mode: simulator.ModbusCut})
+	site.fleet.SetFault(2, &simulator.FaultSpec{Mode: simulator.ModbusHang})
 	h, logs := newHandler(t, "modules:\n  mb: {source: modbus, timeout: 2s}\n")
 	for _, f := range []failure{
 		{name: "refused", reason: "connection refused", result: ResultConnectionFailed, target: strings.TrimPrefix(refusedAddr(t), "http://")},
 		{name: "hang", reason: "no Modbus reply", result: ResultTimeout, slow: true, target: modbustest.Serve(t, modbustest.Silent)},
 		{name: "exception", reason: "Register Address Set is the Bender one", result: ResultModbusException, target: site.addrs[4]},
+		{name: "simulator: reply cut off", reason: "cut off after 5 bytes", result: ResultModbusBadFrame, target: site.addrs[3]},
+		{name: "simulator: hang", reason: "no Modbus reply", result: ResultTimeout, slow: true, target: site.addrs[2]},
 		{name: "HTTP server", reason: "an HTTP server", result: ResultNotModbus, target: modbustest.Serve(t, modbustest.HTTP)},
 		{name: "garbage", reason: "protocol identifier is not 0", result: ResultNotModbus, target: modbustest.Serve(t, modbustest.Garbage)},
 		{name: "wrong transaction id", reason: "unexpected transaction id", result: ResultModbusWrongID, target: modbustest.Serve(t, modbustest.WrongTransaction)},

@@ -120,7 +120,7 @@ func (s *FaultSpec) serve(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	case FaultHang:
 		<-r.Context().Done() // until the client gives up
-	case ModbusException, ModbusHang, ModbusNoValue:
+	case ModbusException, ModbusHang, ModbusNoValue, ModbusCut:
 		return false // Modbus faults: the REST view answers as usual
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	mb "github.com/simonvetter/modbus"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 )
 
 // The Modbus view of a controller: the registers of the manufacturer's
@@ -23,9 +26,10 @@ const (
 	ModbusException FaultMode = "modbus_exception" // every read answers exception 02 (illegal data address)
 	ModbusHang      FaultMode = "modbus_hang"      // reads are never answered
 	ModbusNoValue   FaultMode = "modbus_novalue"   // 0xFFFFFFFF in total power and energy (218-221), as firmware 5.33.9 does now and then
+	ModbusCut       FaultMode = "modbus_cut"       // each reply cut off after 5 bytes, then the connection closed
 )
 
-var modbusFaults = []FaultMode{ModbusException, ModbusHang, ModbusNoValue}
+var modbusFaults = []FaultMode{ModbusException, ModbusHang, ModbusNoValue, ModbusCut}
 
 // ModbusSet returns the register set controller c serves: 5.12 for
 // firmware 5.12, else 5.22.
@@ -358,10 +362,45 @@ func (f *Fleet) dlmRole(id int) DLMRole {
 type ModbusServer struct {
 	srv     *mb.ModbusServer
 	handler *modbusHandler
+	front   net.Listener // ServeModbus: the address clients reach, relayed to srv
 }
 
 // ServeModbus starts controller id's Modbus TCP server on addr (host:port).
+// Clients reach it through a byte relay of the simulator's own, so that the
+// modbus_cut fault can cut a reply off; the library's server listens on a
+// free loopback port behind it.
 func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
+	front, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := loopback.FreeAddr()
+	if err != nil {
+		_ = front.Close()
+		return nil, err
+	}
+	s, err := f.serveModbus(id, inner)
+	if err != nil {
+		_ = front.Close()
+		return nil, err
+	}
+	s.front = front
+	f.modbusAddrs.Store(id, front.Addr().String())
+	go s.relay(f, id, inner)
+	return s, nil
+}
+
+// ServeModbusDirect starts controller id's Modbus TCP server on addr without
+// the relay (half the descriptors, for load tests; no modbus_cut fault).
+func (f *Fleet) ServeModbusDirect(id int, addr string) (*ModbusServer, error) {
+	s, err := f.serveModbus(id, addr)
+	if err == nil {
+		f.modbusAddrs.Store(id, addr)
+	}
+	return s, err
+}
+
+func (f *Fleet) serveModbus(id int, addr string) (*ModbusServer, error) {
 	h := &modbusHandler{f: f, id: id}
 	srv, err := mb.NewServer(&mb.ServerConfiguration{URL: "tcp://" + addr, Timeout: 30 * time.Second, MaxClients: 16,
 		Logger: log.New(io.Discard, "", 0)}, h)
@@ -371,8 +410,43 @@ func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	f.modbusAddrs.Store(id, addr)
 	return &ModbusServer{srv: srv, handler: h}, nil
+}
+
+// relay passes bytes between each client and the library's server; under
+// modbus_cut it sends the first 5 bytes of a reply and hangs up.
+func (s *ModbusServer) relay(f *Fleet, id int, inner string) {
+	for {
+		c, err := s.front.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer func() { _ = c.Close() }()
+			up, err := net.Dial("tcp", inner)
+			if err != nil {
+				return
+			}
+			defer func() { _ = up.Close() }()
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			buf := make([]byte, 512)
+			for {
+				n, err := up.Read(buf)
+				if n > 0 {
+					if spec := f.faults[id].Load(); spec != nil && spec.Mode == ModbusCut {
+						_, _ = c.Write(buf[:min(n, 5)])
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
 }
 
 // ModbusAddr is where controller id serves Modbus TCP, "" when it does not.
@@ -384,7 +458,12 @@ func (f *Fleet) ModbusAddr(id int) string {
 }
 
 // Stop closes the server and its connections.
-func (s *ModbusServer) Stop() error { return s.srv.Stop() }
+func (s *ModbusServer) Stop() error {
+	if s.front != nil {
+		_ = s.front.Close()
+	}
+	return s.srv.Stop()
+}
 
 // FunctionCodes returns the function code of every request the server has
 // received, in order.

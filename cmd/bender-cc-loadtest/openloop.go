@@ -121,7 +121,7 @@ func (o *openLoop) run() error {
 			}
 			for c := 1; c <= fleetSize && len(targets) < o.controllers; c++ {
 				a := net.JoinHostPort(host, strconv.Itoa(20000+c))
-				if _, err := fleet.ServeModbus(c, a); err != nil {
+				if _, err := fleet.ServeModbusDirect(c, a); err != nil {
 					return fmt.Errorf("modbus on %s: %w", a, err)
 				}
 				t := proto[c]
