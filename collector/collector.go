@@ -21,8 +21,8 @@ type Result struct {
 }
 
 var (
-	upDesc       = newDesc("up", "1 if the controller's full_state was fetched and parsed, else 0.")
-	durationDesc = newDesc("scrape_duration_seconds", "Seconds this probe took to get the controller's full_state fetched and parsed; a probe that shared a concurrent probe's request counts its own wait.")
+	upDesc       = newDesc("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.")
+	durationDesc = newDesc("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.")
 	parseErrDesc = newDesc("parse_errors", "Values in this document that could not be parsed.")
 	unknownDesc  = newDesc("unknown_keys", "Keys in this document that the exporter does not know.")
 	errorsDesc   = newDesc("errors", "Number of active error codes.")

@@ -149,8 +149,8 @@ func init() {
 		}
 		return f
 	}
-	add("up", "1 if the controller's full_state was fetched and parsed, else 0.", "gauge", famUp)
-	add("scrape_duration_seconds", "Seconds this probe took to get the controller's full_state fetched and parsed; a probe that shared a concurrent probe's request counts its own wait.", "gauge", famDuration)
+	add("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.", "gauge", famUp)
+	add("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.", "gauge", famDuration)
 	add("parse_errors", "Values in this document that could not be parsed.", "gauge", famParseErrors)
 	add("unknown_keys", "Keys in this document that the exporter does not know.", "gauge", famUnknown)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
