@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -374,5 +375,40 @@ func TestModbusDebugView(t *testing.T) {
 	}
 	if strings.Contains(out, "rest/full_state") {
 		t.Errorf("the Modbus debug view speaks of full_state:\n%s", out)
+	}
+}
+
+// TestModbusNoLeaks: 600 Modbus probes, good and failing, leave no
+// goroutines, file descriptors or open connections behind (the relay's
+// pooled listeners aside, which the warm-up creates).
+func TestModbusNoLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	site := newModbusSite(t, siteNow)
+	site.fleet.SetFault(4, &simulator.FaultSpec{Mode: simulator.ModbusException})
+	site.fleet.SetFault(3, &simulator.FaultSpec{Mode: simulator.ModbusCut})
+	targets := []string{site.addrs[1], site.addrs[2], site.addrs[3], site.addrs[4], strings.TrimPrefix(refusedAddr(t), "http://"),
+		modbustest.Serve(t, modbustest.Garbage), modbustest.Serve(t, modbustest.WrongTransaction), modbustest.Serve(t, modbustest.HTTP)}
+	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+	settle := func() {
+		for range 30 {
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, tg := range targets {
+		probe(t, h, "module=mb&target="+tg, nil)
+	}
+	settle()
+	g0, fd0 := runtime.NumGoroutine(), openFDs(t)
+	for i := range 600 {
+		probe(t, h, "module=mb&target="+targets[i%len(targets)], nil)
+	}
+	settle()
+	g1, fd1 := runtime.NumGoroutine(), openFDs(t)
+	t.Logf("after 600 Modbus probes: goroutines %d → %d, open fds %d → %d", g0, g1, fd0, fd1)
+	if g1 > g0+5 || fd1 > fd0+5 {
+		t.Errorf("goroutines %d → %d, fds %d → %d", g0, g1, fd0, fd1)
 	}
 }
