@@ -29,7 +29,8 @@ func Probe(ctx context.Context, dial Dialer, addr string, unit uint8) collector.
 // Read reads and decodes one controller's registers: the firmware version
 // first (it tells the register set), then the blocks of that set, the DLM
 // blocks on a DLM master, and the optional registers, which an older
-// firmware may not have.
+// firmware may not have (the ISO 15118 ones only while a vehicle is
+// connected).
 func Read(ctx context.Context, dial Dialer, addr string, unit uint8) (*collector.FullState, error) {
 	s, err := open(ctx, dial, addr, unit)
 	if err != nil {
@@ -79,7 +80,12 @@ func Read(ctx context.Context, dial Dialer, addr string, unit uint8) (*collector
 			im.Add(b.Addr, w)
 		}
 	}
+	cp, _ := im.Word(122)
+	vehicle := cp >= 2 && cp <= 4 // control pilot B, C or D
 	for _, b := range Plan(set, Optional) {
+		if b.WhileVehicle && !vehicle {
+			continue
+		}
 		w, err := s.read(b)
 		if errors.Is(err, ErrException) {
 			continue // not on this firmware

@@ -78,6 +78,9 @@ type Register struct {
 	Needs uint16
 	// Invert exports 1-raw (register 124 before 5.22: 0 means available).
 	Invert bool
+	// WhileVehicle registers (Optional only) are read only while a vehicle
+	// is connected (register 122 is B, C or D): without one they say nothing.
+	WhileVehicle bool
 }
 
 func (r *Register) words() uint16 {
@@ -156,8 +159,8 @@ var Registers = []Register{
 	{Addr: 715, Type: U16, Sets: Set522, Key: "modbus_ev_max_current"},
 	{Addr: 716, Type: U32, Sets: Set522, Key: "transaction_wh", Scale: 3600},
 	{Addr: 718, Type: U32, Sets: Set522, Key: "time_since_charging_start"},
-	{Addr: 730, Type: U16, Sets: both, Group: Optional, Key: "modbus_ev_soc", Scale: 0.01, Needs: 740},
-	{Addr: 740, Type: U16, Sets: both, Group: Optional, Key: "modbus_iso15118"},
+	{Addr: 730, Type: U16, Sets: both, Group: Optional, Key: "modbus_ev_soc", Scale: 0.01, Needs: 740, WhileVehicle: true},
+	{Addr: 740, Type: U16, Sets: both, Group: Optional, Key: "modbus_iso15118", WhileVehicle: true},
 
 	{Addr: 1000, Type: U16, Sets: both, Key: "modbus_hems_limit"},
 }
@@ -167,8 +170,9 @@ var personal = [][2]uint16{{720, 729}, {741, 746}, {1110, 1119}}
 
 // Block is one read: Count registers from Addr, with function code 03.
 type Block struct {
-	Addr, Count uint16
-	Group       Group
+	Addr, Count  uint16
+	Group        Group
+	WhileVehicle bool // read only while a vehicle is connected
 }
 
 // maxBlock is the most registers one read may ask for (the protocol's limit).
@@ -194,7 +198,7 @@ func Plan(set Set, group Group) []Block {
 				continue
 			}
 		}
-		blocks = append(blocks, Block{Addr: r.Addr, Count: end - r.Addr, Group: group})
+		blocks = append(blocks, Block{Addr: r.Addr, Count: end - r.Addr, Group: group, WhileVehicle: r.WhileVehicle})
 	}
 	return blocks
 }

@@ -297,8 +297,8 @@ func TestModbusCollectorLint(t *testing.T) {
 }
 
 // BenchmarkModbusProbe is the whole /probe handler against a loopback
-// simulated controller over Modbus TCP (17 block reads on a DLM master, 14
-// on the others), exposition included: compare with BenchmarkProbe.
+// simulated controller over Modbus TCP (12 block reads, 14 with a vehicle,
+// 3 more on a DLM master), exposition included: compare with BenchmarkProbe.
 func BenchmarkModbusProbe(b *testing.B) {
 	site := newModbusSite(b, siteNow)
 	h, _ := newHandler(b, "modules:\n  mb: {source: modbus}\n")
