@@ -22,7 +22,7 @@ var dialer = (&net.Dialer{}).DialContext
 
 // fleet starts a simulated site: controller 1 a DLM master of 2-4 on
 // firmware 5.33, controller 3 on 5.12, each with its Modbus server.
-func fleet(t *testing.T, now time.Time) (*simulator.Fleet, []string, []*simulator.ModbusServer) {
+func fleet(t testing.TB, now time.Time) (*simulator.Fleet, []string, []*simulator.ModbusServer) {
 	t.Helper()
 	return modbustest.Site(t, simulator.Options{Controllers: 4, Seed: 7, Firmware: "5.33", FirmwareOf: map[int]string{3: "5.12"},
 		DLMSiteSize: 4, Start: now.Add(-time.Hour), Now: func() time.Time { return now }})

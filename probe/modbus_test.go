@@ -300,7 +300,9 @@ func TestModbusCollectorLint(t *testing.T) {
 // simulated controller over Modbus TCP (12 block reads, 14 with a vehicle,
 // 3 more on a DLM master), exposition included: compare with BenchmarkProbe.
 func BenchmarkModbusProbe(b *testing.B) {
-	site := newModbusSite(b, siteNow)
+	_, addrs, _ := modbustest.SiteDirect(b, simulator.Options{Controllers: 4, Seed: 3, Firmware: "5.33", DLMSiteSize: 4,
+		Start: siteNow.Add(-2 * time.Hour), Now: func() time.Time { return siteNow }})
+	site := &modbusSite{addrs: addrs}
 	h, _ := newHandler(b, "modules:\n  mb: {source: modbus}\n")
 	for _, id := range []int{2, 1} {
 		b.Run(map[int]string{1: "dlm_master", 2: "plain"}[id], func(b *testing.B) {

@@ -103,6 +103,18 @@ func Silent(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
 // unused). Everything stops with the test.
 func Site(t testing.TB, o simulator.Options) (f *simulator.Fleet, addrs []string, servers []*simulator.ModbusServer) {
 	t.Helper()
+	return site(t, o, (*simulator.Fleet).ServeModbus)
+}
+
+// SiteDirect is Site without the simulator's relay in front of each server
+// (no modbus_cut fault; for benchmarks, where the relay would be measured).
+func SiteDirect(t testing.TB, o simulator.Options) (f *simulator.Fleet, addrs []string, servers []*simulator.ModbusServer) {
+	t.Helper()
+	return site(t, o, (*simulator.Fleet).ServeModbusDirect)
+}
+
+func site(t testing.TB, o simulator.Options, serve func(*simulator.Fleet, int, string) (*simulator.ModbusServer, error)) (f *simulator.Fleet, addrs []string, servers []*simulator.ModbusServer) {
+	t.Helper()
 	f, err := simulator.NewFleet(o)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +125,7 @@ func Site(t testing.TB, o simulator.Options) (f *simulator.Fleet, addrs []string
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := f.ServeModbus(id, addr)
+		srv, err := serve(f, id, addr)
 		if err != nil {
 			t.Fatal(err)
 		}
