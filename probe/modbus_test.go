@@ -414,3 +414,23 @@ func TestModbusNoLeaks(t *testing.T) {
 		t.Errorf("goroutines %d → %d, fds %d → %d", g0, g1, fd0, fd1)
 	}
 }
+
+// TestModbusServiceDiscovery: /sd serves Modbus targets with their module,
+// and a probe of what it serves, relabeled as the README says, works.
+func TestModbusServiceDiscovery(t *testing.T) {
+	site := newModbusSite(t, siteNow)
+	h, _ := newHandler(t, fmt.Sprintf(`
+modules: {mb: {source: modbus}}
+targets:
+  - {name: left, address: 'modbus://%s', module: mb, labels: {site: depot}}
+`, site.addrs[1]))
+	w := httptest.NewRecorder()
+	SDHandler(h.Config).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/sd", nil))
+	want := `[{"targets":["modbus://` + site.addrs[1] + `"],"labels":{"__param_module":"mb","site":"depot"}}]` + "\n"
+	if w.Body.String() != want {
+		t.Errorf("/sd:\n got %s\nwant %s", w.Body.String(), want)
+	}
+	if _, out := probe(t, h, "module=mb&target=modbus://"+site.addrs[1], nil); !strings.Contains(out, "bender_cc_up 1\n") {
+		t.Errorf("probe of the discovered target:\n%s", out)
+	}
+}
