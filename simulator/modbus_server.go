@@ -86,7 +86,15 @@ func (h *modbusHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) 
 	case ModbusException:
 		return nil, mb.ErrIllegalDataAddress
 	case ModbusHang:
-		time.Sleep(time.Minute) // the client gives up long before
+		// The client gives up long before; the handler waits at most 30 s,
+		// less when the fault is cleared, so that hung clients do not hold
+		// the server's connection slots for long.
+		for range 300 {
+			if spec := f.faults[h.id].Load(); spec == nil || spec.Mode != ModbusHang {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		return nil, mb.ErrServerDeviceBusy
 	}
 	regs := h.registers(mode)
@@ -186,7 +194,7 @@ func (f *Fleet) ServeModbusDirect(id int, addr string) (*ModbusServer, error) {
 
 func (f *Fleet) serveModbus(id int, addr string) (*ModbusServer, error) {
 	h := &modbusHandler{f: f, id: id}
-	srv, err := mb.NewServer(&mb.ServerConfiguration{URL: "tcp://" + addr, Timeout: 30 * time.Second, MaxClients: 16,
+	srv, err := mb.NewServer(&mb.ServerConfiguration{URL: "tcp://" + addr, Timeout: 30 * time.Second, MaxClients: 64,
 		Logger: log.New(io.Discard, "", 0)}, h)
 	if err != nil {
 		return nil, err
