@@ -208,6 +208,17 @@ func TestRESTAndModbusTogether(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="Probe source failed"`) || !strings.Contains(logs.String(), "source=modbus result=modbus_exception") {
 		t.Errorf("log: %s", logs)
 	}
+	// A Modbus server that hangs: the REST series still arrive within the
+	// scrape timeout.
+	site.fleet.SetFault(2, &simulator.FaultSpec{Mode: simulator.ModbusHang})
+	_, out = probe(t, h, target, scrapeTimeout)
+	s = samples(out)
+	if s["bender_cc_up"] != "1" || s[`bender_cc_source_up{source="modbus"}`] != "0" || s[`bender_cc_source_up{source="rest"}`] != "1" || s["bender_cc_ambient_temperature_celsius"] == "" {
+		t.Errorf("with Modbus hanging: %s", out)
+	}
+	if !strings.Contains(logs.String(), "source=modbus result=timeout") || !strings.Contains(logs.String(), "no Modbus reply") {
+		t.Errorf("log: %s", logs)
+	}
 }
 
 // TestModbusFailureMatrix: each failure is bender_cc_up 0, one warning naming
