@@ -45,6 +45,8 @@ type Handler struct {
 	refusals logLimiter
 	// failures keeps a failing controller from logging on every scrape.
 	failures failureLog
+	// sourceFailures does the same for one source of a [rest, modbus] probe.
+	sourceFailures sourceFailures
 }
 
 // request is a resolved /probe request.
@@ -94,7 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.inFlight.Dec()
 		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
 	}
-	logSources(h.Logger, req, res)
+	h.sourceFailures.log(h.Logger, req, res)
 	h.failures.logOutcome(h.Logger, req.moduleName, req.target, Classify(res.Err), res.Err, res.Duration)
 	if res.Err == nil && len(res.State.Unknown)+len(res.State.Invalid) > 0 {
 		logResult(log.With(h.Logger, "target", req.target, "module", req.moduleName), res.State)

@@ -205,7 +205,7 @@ func TestRESTAndModbusTogether(t *testing.T) {
 	if s["bender_cc_up"] != "1" || s[`bender_cc_source_up{source="modbus"}`] != "0" || s["bender_cc_ambient_temperature_celsius"] == "" || s["bender_cc_hems_current_limit_amperes"] != "" {
 		t.Errorf("with Modbus failing: %s", out)
 	}
-	if !strings.Contains(logs.String(), `msg="Probe source failed"`) || !strings.Contains(logs.String(), "source=modbus result=modbus_exception") {
+	if !strings.Contains(logs.String(), `level=warn source=modbus msg="Probe failed"`) || !strings.Contains(logs.String(), "result=modbus_exception") {
 		t.Errorf("log: %s", logs)
 	}
 	// A Modbus server that hangs: the REST series still arrive within the
@@ -216,7 +216,7 @@ func TestRESTAndModbusTogether(t *testing.T) {
 	if s["bender_cc_up"] != "1" || s[`bender_cc_source_up{source="modbus"}`] != "0" || s[`bender_cc_source_up{source="rest"}`] != "1" || s["bender_cc_ambient_temperature_celsius"] == "" {
 		t.Errorf("with Modbus hanging: %s", out)
 	}
-	if !strings.Contains(logs.String(), "source=modbus result=timeout") || !strings.Contains(logs.String(), "no Modbus reply") {
+	if !strings.Contains(logs.String(), `msg="Probe failed, for another cause"`) || !strings.Contains(logs.String(), "result=timeout") || !strings.Contains(logs.String(), "no Modbus reply") {
 		t.Errorf("log: %s", logs)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
@@ -67,17 +66,24 @@ func checkTarget(ctx context.Context, cfg *config.Snapshot, req *request) error 
 	return err
 }
 
-// logSources logs, once per probe, a source that failed while the other
-// was read (the probe is up; bender_cc_source_up shows it too).
-func logSources(logger log.Logger, req *request, res collector.Result) {
-	if res.Err != nil {
-		return
+// sourceFailures logs a source of a [rest, modbus] probe that fails while
+// the other is read (the probe is up; bender_cc_source_up shows it too), as
+// failureLog logs whole probes: when it starts, changes cause, every 15
+// minutes, and when it ends, each line with a source field.
+type sourceFailures struct {
+	rest, modbus failureLog
+}
+
+func (f *sourceFailures) log(logger log.Logger, req *request, res collector.Result) {
+	if res.Err != nil || len(res.Sources) < 2 {
+		return // the whole probe failed, or there is one source: failureLog says it
 	}
 	for _, s := range res.Sources {
-		if s.Err != nil {
-			level.Warn(logger).Log("msg", "Probe source failed", "target", req.target, "module", req.moduleName,
-				"source", s.Name, "result", Classify(s.Err), "err", s.Err)
+		fl := &f.rest
+		if s.Name == config.SourceModbus {
+			fl = &f.modbus
 		}
+		fl.logOutcome(log.With(logger, "source", s.Name), req.moduleName, req.target, Classify(s.Err), s.Err, res.Duration)
 	}
 }
 
