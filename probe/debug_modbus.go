@@ -58,16 +58,7 @@ func writeModbusDebug(w http.ResponseWriter, req *request, res collector.Result,
 			fmt.Fprintf(&b, "  %4d  %-30s not decoded: %s\n", iv.Line, iv.Key, iv.Reason)
 		}
 	}
-	fmt.Fprintln(&b, "\nMetrics:")
-	mfs, err := reg.Gather()
-	if err != nil {
-		fmt.Fprintf(&b, "  error gathering: %v\n", err)
-	}
-	for _, mf := range mfs {
-		_, _ = expfmt.MetricFamilyToText(&b, mf)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.Copy(w, &b)
+	writeDebugMetrics(w, &b, reg)
 }
 
 // blocks lists the reads of a register set.
@@ -88,4 +79,19 @@ func blocks(set modbus.Set) string {
 		parts = append(parts, g.name+strings.Join(bs, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeDebugMetrics ends a debug view: the metrics of the probe, then the
+// whole text to w.
+func writeDebugMetrics(w http.ResponseWriter, b *bytes.Buffer, reg *prometheus.Registry) {
+	fmt.Fprintln(b, "\nMetrics:")
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(b, "  error gathering: %v\n", err)
+	}
+	for _, mf := range mfs {
+		_, _ = expfmt.MetricFamilyToText(b, mf)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.Copy(w, b)
 }
