@@ -362,9 +362,11 @@ func TestModbusSharedProbes(t *testing.T) {
 	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
 	var wg sync.WaitGroup
 	outs := make([]string, 10)
+	start := make(chan struct{})
 	for i := range outs {
-		wg.Go(func() { _, outs[i] = probe(t, h, "module=mb&target="+slow, nil) })
+		wg.Go(func() { <-start; _, outs[i] = probe(t, h, "module=mb&target="+slow, nil) })
 	}
+	close(start)
 	wg.Wait()
 	if n := conns.Load(); n != 1 {
 		t.Errorf("controller saw %d connections, want 1", n)
