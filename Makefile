@@ -48,9 +48,10 @@ test: tools
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
 
-## fuzz: 30 s of fuzzing the parser
+## fuzz: 30 s of fuzzing the parser, 15 s of the Modbus register decoding
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./modbus
 
 ## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
 tools:

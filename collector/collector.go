@@ -15,11 +15,14 @@ type Result struct {
 	Duration time.Duration // fetch and parse
 	Status   int           // HTTP status, 0 when there was no answer
 	Body     []byte        // the raw body, for the debug view
+	// Sources says which sources were read, for modules that read Modbus
+	// (bender_cc_source_up), sorted by name; empty for REST-only modules.
+	Sources []SourceStatus
 }
 
 var (
-	upDesc       = newDesc("up", "1 if the controller's full_state was fetched and parsed, else 0.")
-	durationDesc = newDesc("scrape_duration_seconds", "Seconds this probe took to get the controller's full_state fetched and parsed; a probe that shared a concurrent probe's request counts its own wait.")
+	upDesc       = newDesc("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.")
+	durationDesc = newDesc("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.")
 	parseErrDesc = newDesc("parse_errors", "Values in this document that could not be parsed.")
 	unknownDesc  = newDesc("unknown_keys", "Keys in this document that the exporter does not know.")
 	errorsDesc   = newDesc("errors", "Number of active error codes.")
@@ -94,6 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, c.r.Duration.Seconds())
+	collectSources(ch, c.r.Sources)
 	if up == 0 {
 		return
 	}

@@ -60,10 +60,10 @@ func TestCollectAndLintFixtures(t *testing.T) {
 
 func TestCollectFailureIsUpZeroOnly(t *testing.T) {
 	c := New(Result{Err: errors.New("connection refused"), Duration: 2 * time.Second})
-	want := `# HELP bender_cc_scrape_duration_seconds Seconds this probe took to get the controller's full_state fetched and parsed; a probe that shared a concurrent probe's request counts its own wait.
+	want := `# HELP bender_cc_scrape_duration_seconds Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.
 # TYPE bender_cc_scrape_duration_seconds gauge
 bender_cc_scrape_duration_seconds 2
-# HELP bender_cc_up 1 if the controller's full_state was fetched and parsed, else 0.
+# HELP bender_cc_up 1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.
 # TYPE bender_cc_up gauge
 bender_cc_up 0
 `

@@ -85,6 +85,10 @@ type KeySpec struct {
 	InfoLabel string // Info: label name in the info metric named by Metric
 
 	NoneValues []string // Errors: values meaning "no active error", per UI language
+
+	// ModbusOnly rows come from Modbus registers only: Parse treats such a
+	// key in a full_state document as unknown.
+	ModbusOnly bool
 }
 
 var (
@@ -100,8 +104,9 @@ const (
 )
 
 // Keys is the table of every key the exporter understands: all 41 keys of the
-// manufacturer's documentation (firmware 5.33) and the names older firmware uses.
-var Keys = []KeySpec{
+// manufacturer's documentation (firmware 5.33) and the names older firmware
+// uses, then the quantities only Modbus carries (keys_modbus.go).
+var Keys = append([]KeySpec{
 	{Key: "conn_state", Kind: StateSet, Metric: "connection_state", Help: "Vehicle connection state of the charge point (conn_state).",
 		States: []string{"no_vehicle_connected", "vehicle_connected_schuko", "vehicle_charging_schuko", "vehicle_connected_type2", "vehicle_charging_type2", "vehicle_connector_error"}},
 	{Key: "auth_state", Kind: StateSet, Metric: "authorization_state", Help: "Authorization state of the current session (auth_state).",
@@ -154,7 +159,7 @@ var Keys = []KeySpec{
 	{Key: "cp_model", Kind: Info, Metric: infoM, InfoLabel: "model"},
 	{Key: "voltage_v", Kind: List, Metric: "voltage_volts", Help: "Voltage per phase in volts (voltage_v).", ListLabel: "phase", ListValues: phases},
 	{Key: "wlan_state", Kind: StateSet, Metric: "wlan_state", Help: "WLAN connection state (wlan_state).", States: []string{"wlan_disconnected", "wlan_connected"}},
-}
+}, modbusKeys...)
 
 // InfoMetrics lists, per info metric, its labels in order and its help.
 var InfoMetrics = []struct {
@@ -164,6 +169,8 @@ var InfoMetrics = []struct {
 	{infoM, "Identity of the charge controller; labels are empty when the controller does not send them.",
 		[]string{"vendor", "model", "firmware_version", "serial_number", "manufacturer_serial_number", "chargepoint_id"}},
 	{meter, "Energy meter the controller reads (ocpp_meter_cfg, ocpp_meter_serial).", []string{"meter_type", "meter_serial"}},
+	{modbusInfo, "Modbus TCP server of the controller: the register set read (5.12, or 5.22 for firmware 5.22 and later) and the protocol version (registers 120-121).",
+		[]string{"register_set", "protocol_version"}},
 }
 
 // byKey maps every key and alias to its row in Keys; built once.

@@ -104,7 +104,7 @@ func Parse(body []byte) (*FullState, error) {
 			f.Value = ""
 		}
 		i, ok := byKey[k]
-		if !ok {
+		if !ok || Keys[i].ModbusOnly {
 			st.Unknown = append(st.Unknown, f)
 			continue
 		}

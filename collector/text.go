@@ -22,14 +22,15 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 	*w = textWriter{buf: buf}
 	w.extra = w.extraBuf[:0]
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		w.extra = append(w.extra, [2]string{k, labels[k]})
+		// Rendered once per probe: name="value", escaped.
+		w.extra = append(w.extra, [2]string{k, k + `="` + escapeLabel(labels[k]) + `"`})
 	}
 	up := 0.0
 	if r.Err == nil && r.State != nil {
 		up = 1
 	}
-	var byRow [64]*Value // len(Keys) < 64: checked in init
-	var info [2][]string
+	var byRow [maxRows]*Value // len(Keys) <= maxRows: checked in init
+	var info [maxInfo][]string
 	if up == 1 {
 		for i := range r.State.Values {
 			v := &r.State.Values[i]
@@ -47,7 +48,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 		}
 	}
 	for _, f := range families {
-		if up == 0 && f.kind != famUp && f.kind != famDuration {
+		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources {
 			continue
 		}
 		w.fam = f
@@ -57,6 +58,10 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(up)
 		case famDuration:
 			w.sample(r.Duration.Seconds())
+		case famSources:
+			for _, s := range r.Sources {
+				w.sample(map[bool]float64{true: 1}[s.Err == nil], [2]string{"source", s.Name})
+			}
 		case famParseErrors:
 			w.sample(float64(len(r.State.Invalid)))
 		case famUnknown:
@@ -72,7 +77,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 				}
 				// InfoMetrics labels are not sorted; the exposition's are.
 				ls := w.labels[:len(vals)]
-				sort.Slice(ls, func(a, b int) bool { return ls[a][0] < ls[b][0] })
+				sortLabels(ls)
 				w.sample(1, ls...)
 			}
 		case famNumber:
@@ -93,6 +98,12 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 	}
 }
 
+// Room in WriteText's arrays: rows of Keys and InfoMetrics.
+const (
+	maxRows = 96
+	maxInfo = 4
+)
+
 type famKind int
 
 const (
@@ -104,6 +115,7 @@ const (
 	famParseErrors
 	famUnknown
 	famErrorCount
+	famSources
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -123,8 +135,8 @@ var (
 )
 
 func init() {
-	if len(Keys) > 64 {
-		panic("collector: more than 64 keys; raise the size of byRow in WriteText")
+	if len(Keys) > maxRows || len(InfoMetrics) > maxInfo {
+		panic("collector: more keys or info metrics than WriteText has room for; raise maxRows or maxInfo")
 	}
 	byName := map[string]*family{}
 	add := func(name, help, typ string, kind famKind) *family {
@@ -137,11 +149,12 @@ func init() {
 		}
 		return f
 	}
-	add("up", "1 if the controller's full_state was fetched and parsed, else 0.", "gauge", famUp)
-	add("scrape_duration_seconds", "Seconds this probe took to get the controller's full_state fetched and parsed; a probe that shared a concurrent probe's request counts its own wait.", "gauge", famDuration)
+	add("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.", "gauge", famUp)
+	add("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.", "gauge", famDuration)
 	add("parse_errors", "Values in this document that could not be parsed.", "gauge", famParseErrors)
 	add("unknown_keys", "Keys in this document that the exporter does not know.", "gauge", famUnknown)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
+	add("source_up", sourceUpHelp, "gauge", famSources)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}
@@ -176,7 +189,6 @@ type textWriter struct {
 	extra    [][2]string // labels of the target, sorted
 	extraBuf [8][2]string
 	labels   [16][2]string
-	merged   [24][2]string
 	num      [32]byte
 }
 
@@ -228,36 +240,51 @@ func (w *textWriter) row(v *Value) {
 	}
 }
 
-// sample writes one series; labels are sorted by name and merged with the
-// target's labels.
+// sample writes one series; its labels are sorted by name and merged with
+// the target's, which were sorted and rendered once per probe: labels known
+// once per probe cost only their bytes (sorting every sample's labels had
+// cost four times the whole exposition).
 func (w *textWriter) sample(value float64, labels ...[2]string) {
 	if !w.started {
 		w.buf.WriteString(w.fam.header)
 		w.started = true
 	}
-	if len(w.extra) > 0 {
-		all := append(append(w.merged[:0], labels...), w.extra...)
-		sort.Slice(all, func(a, b int) bool { return all[a][0] < all[b][0] })
-		labels = all
-	}
 	b := w.buf
 	b.WriteString(w.fam.name)
-	if len(labels) > 0 {
+	if len(labels)+len(w.extra) > 0 {
+		sortLabels(labels)
 		b.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
+		i, j := 0, 0
+		for n := 0; i < len(labels) || j < len(w.extra); n++ {
+			if n > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(l[0])
-			b.WriteString(`="`)
-			writeEscaped(b, l[1])
-			b.WriteByte('"')
+			if j == len(w.extra) || i < len(labels) && labels[i][0] < w.extra[j][0] {
+				b.WriteString(labels[i][0])
+				b.WriteString(`="`)
+				writeEscaped(b, labels[i][1])
+				b.WriteByte('"')
+				i++
+			} else {
+				b.WriteString(w.extra[j][1])
+				j++
+			}
 		}
 		b.WriteByte('}')
 	}
 	b.WriteByte(' ')
 	b.Write(appendFloat(w.num[:0], value))
 	b.WriteByte('\n')
+}
+
+// sortLabels sorts a few labels by name in place (an insertion sort: no
+// allocation, and the labels are almost always sorted already).
+func sortLabels(ls [][2]string) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j][0] < ls[j-1][0]; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
 }
 
 // appendFloat formats like the Prometheus text format does.
@@ -278,6 +305,13 @@ func appendFloat(b []byte, f float64) []byte {
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabel(s string) string {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return s
+	}
+	return labelEscaper.Replace(s)
+}
 
 func writeEscaped(b *bytes.Buffer, s string) {
 	if !strings.ContainsAny(s, "\\\n\"") {

@@ -42,6 +42,9 @@ type Module struct {
 	PasswordEnv      string                       `yaml:"password_env,omitempty"`
 	Timeout          model.Duration               `yaml:"timeout,omitempty"`
 	HTTPClientConfig config_util.HTTPClientConfig `yaml:"http_client_config,omitempty"`
+	// Source is what the module reads: rest (the default), modbus, or both.
+	Source Sources       `yaml:"source,omitempty"`
+	Modbus *ModbusConfig `yaml:"modbus,omitempty"`
 
 	password  string // resolved from Password, PasswordFile or PasswordEnv by ReadSecrets
 	secretErr error  // why the password could not be resolved
@@ -83,7 +86,7 @@ func (m *Module) Credentials() *collector.Credentials {
 // label with one of these names would clash.
 var reservedLabels = []string{"state", "phase", "channel", "connector", "error",
 	"vendor", "model", "firmware_version", "serial_number", "manufacturer_serial_number", "chargepoint_id",
-	"meter_type", "meter_serial"}
+	"meter_type", "meter_serial", "source", "register_set", "protocol_version"}
 
 // Load reads and validates a config file; see ReadSecrets. An empty path gives the built-in
 // configuration: the default module only.
@@ -126,6 +129,9 @@ func (m *Module) validate(dir string) error {
 	if m.Timeout <= 0 {
 		return errors.New("timeout must be positive")
 	}
+	if err := m.validateSource(); err != nil {
+		return err
+	}
 	set := 0
 	for _, s := range []string{string(m.Password), m.PasswordFile, m.PasswordEnv} {
 		if s != "" {
@@ -158,14 +164,14 @@ func (c *Config) validateTargets() error {
 			return fmt.Errorf("target %q: defined twice", t.Name)
 		}
 		names[t.Name] = true
-		if _, err := collector.ParseTarget(t.Address); err != nil {
-			return fmt.Errorf("target %q: %w", t.Name, err)
-		}
 		if t.Module == "" {
 			t.Module = DefaultModule
 		}
 		if c.Modules[t.Module] == nil {
 			return fmt.Errorf("target %q: unknown module %q", t.Name, t.Module)
+		}
+		if _, _, err := c.Modules[t.Module].ParseTarget(t.Address); err != nil {
+			return fmt.Errorf("target %q: %w", t.Name, err)
 		}
 		for l := range t.Labels {
 			if !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__") {

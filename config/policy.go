@@ -54,8 +54,12 @@ func (c *Config) compilePolicy() (*Policy, error) {
 	// The targets of the operator's own file are the operator's.
 	for _, t := range c.Targets {
 		p.names[t.Name] = true
-		u, _ := collector.ParseTarget(t.Address) // validated
-		p.endpoints[endpoint(u)] = true
+		rest, modbus, _ := c.Modules[t.Module].ParseTarget(t.Address) // validated
+		for _, u := range []*url.URL{rest, modbus} {
+			if u != nil {
+				p.endpoints[endpoint(u)] = true
+			}
+		}
 	}
 	for _, e := range c.Probe.AllowedTargets {
 		e = strings.TrimSpace(e)

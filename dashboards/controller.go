@@ -63,6 +63,8 @@ func Controller() *dashboard.DashboardBuilder {
 		steps("green", 50000.0, "orange")))
 	d.WithPanel(stateTimeline("OCPP backend", "Connection to the OCPP backend.", `bender_cc_backend_connection_state{`+ji+`} == 1`, "{{state}}", 18))
 
+	energyManagement(d)
+
 	d.WithRow(dashboard.NewRowBuilder("Errors and identity"))
 	d.WithPanel(base(table.NewPanelBuilder(), "Errors", "Error codes the controller reports now (errors key).", "", 8, 6,
 		i(`bender_cc_error{`+ji+`} or label_replace(bender_cc_errors{`+ji+`} == 0, "error", "none", "", "")`)).

@@ -89,6 +89,8 @@ func Fleet() *dashboard.DashboardBuilder {
 	d.WithPanel(timeseriesPanel("Scrape duration", "Time the exporter needed to read each controller; slow controllers or links stand out.", "s", 12,
 		q(`topk(10, bender_cc_scrape_duration_seconds{`+j+`})`, "{{instance}}")))
 
+	dlmSites(d)
+
 	// The exporters' own metrics (their /metrics job), across all their instances.
 	d.WithRow(dashboard.NewRowBuilder("Exporter"))
 	d.WithPanel(stacked(timeseriesPanel("Probes by result", "Probes per second by outcome: success, or the class of failure (docs/metrics.md). Many failures of one class at once have one cause: a rotated password (unauthorized), a VPN down (timeout, connection_failed).", "reqps", 12,

@@ -131,6 +131,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("modbus", func(t *testing.T) { checkModbus(t, f) })
+
 	t.Run("dashboards and rules", func(t *testing.T) { checkDashboardsAndRules(t, f, n) })
 
 	t.Run("fleet panels count the injected faults", func(t *testing.T) {
@@ -204,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("one info series per controller", func(t *testing.T) {
-		info := f.MustQuery(t, `count by (instance) (bender_cc_info)`)
+		info := f.MustQuery(t, `count by (instance) (bender_cc_info{job="bender_cc"})`)
 		var got []string
 		for _, s := range info {
 			if s.Value != 1 {
@@ -229,9 +231,20 @@ func TestEndToEnd(t *testing.T) {
 // dashboard query must return data for the simulated fleet.
 func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 	// ".+" is Grafana's "All" of a multi-value variable (the fleet dashboard).
-	instances := []string{".+"}
+	// The REST job's controllers, then the Modbus job's: a panel of either
+	// source must have data for one of its jobs.
+	jobs := []struct {
+		job       string
+		instances []string
+	}{{"bender_cc", []string{".+"}}}
 	for id := 1; id <= n; id++ {
-		instances = append(instances, f.Target(id))
+		jobs[0].instances = append(jobs[0].instances, f.Target(id))
+	}
+	if f.Modbus != nil {
+		jobs = append(jobs, struct {
+			job       string
+			instances []string
+		}{"bender_cc_modbus", append([]string{".+"}, f.Modbus.Addrs...)})
 	}
 	for name := range dashboards.All() {
 		file, err := dashboards.ReadFile("../dashboards/" + name)
@@ -240,28 +253,34 @@ func checkDashboardsAndRules(t *testing.T, f *Fleet, n int) {
 		}
 		for _, q := range file.Queries() {
 			vars := maps.Clone(dashboards.Builtins)
-			vars["job"] = "bender_cc"
 			vars["site"] = ".*"
 			vars["exporter_job"] = "bender_cc_exporter"
-			found := false
+			found, failed := false, false
 			// With all controllers (fleet) or one (controller dashboard): some
 			// choice must give data (5.22 firmware has no voltage, say).
-			for _, inst := range instances {
-				vars["instance"] = inst
-				s, err := f.Query(t, dashboards.Substitute(q.Expr, vars))
-				if err != nil {
-					t.Errorf("%s / %s %s: %v", name, q.Panel, q.RefID, err)
-					break
+			for _, j := range jobs {
+				vars["job"] = j.job
+				for _, inst := range j.instances {
+					vars["instance"] = inst
+					s, err := f.Query(t, dashboards.Substitute(q.Expr, vars))
+					if err != nil {
+						t.Errorf("%s / %s %s: %v", name, q.Panel, q.RefID, err)
+						failed = true
+						break
+					}
+					if len(s) > 0 {
+						found = true
+						break
+					}
+					if !strings.Contains(q.Expr, "$instance") {
+						break
+					}
 				}
-				if len(s) > 0 {
-					found = true
-					break
-				}
-				if !strings.Contains(q.Expr, "$instance") {
+				if found || failed {
 					break
 				}
 			}
-			if !found {
+			if !found && !failed {
 				t.Errorf("%s / %s %s: no data for the simulated fleet: %s", name, q.Panel, q.RefID, q.Expr)
 			}
 		}

@@ -116,6 +116,8 @@ type Fleet struct {
 	StaticConfigs []map[string]any
 	RulesFile     string
 	Alertmanager  string
+	// Modbus, when set, is scraped too, as the README's Modbus job.
+	Modbus *ModbusSite
 }
 
 // Target is the exporter target of simulated controller id.
@@ -141,9 +143,10 @@ func startFleet(t *testing.T, n int, faults map[int]string, exporterArgs ...stri
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 
-	f := &Fleet{Sim: sim, SimURL: srv.URL}
+	f := &Fleet{Sim: sim, SimURL: srv.URL, Modbus: startModbusSite(t)}
+	cfg := exporterConfig(t)
 	f.ExporterAddr = serve(t, buildExporter(t), func(addr string) []string {
-		return append([]string{"--web.listen-address=" + addr}, exporterArgs...)
+		return append([]string{"--web.listen-address=" + addr, "--config.file=" + cfg}, exporterArgs...)
 	})
 	return f.withPrometheus(t, prom)
 }
@@ -169,6 +172,9 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 			targets = append(targets, f.Target(id))
 		}
 		cfg.ScrapeConfigs[0]["static_configs"] = []map[string]any{{"targets": targets}}
+	}
+	if f.Modbus != nil {
+		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, f.modbusJob(t))
 	}
 	rules := f.RulesFile
 	if rules == "" {

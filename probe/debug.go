@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 )
@@ -65,16 +63,7 @@ func writeDebug(w http.ResponseWriter, req *request, res collector.Result, share
 	fmt.Fprintf(&b, "\nBody (%d bytes; auth_uid and secrets redacted), line by line:\n", len(res.Body))
 	writeLines(&b, res, secret)
 
-	fmt.Fprintln(&b, "\nMetrics:")
-	mfs, err := reg.Gather()
-	if err != nil {
-		fmt.Fprintf(&b, "  error gathering: %v\n", err)
-	}
-	for _, mf := range mfs {
-		_, _ = expfmt.MetricFamilyToText(&b, mf)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.Copy(w, &b)
+	writeDebugMetrics(w, &b, reg)
 }
 
 // secretOrNone keeps strings.ReplaceAll from matching an empty secret.

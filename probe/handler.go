@@ -20,6 +20,7 @@ import (
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/modbus"
 )
 
 // Handler serves /probe?target=<address or configured name>&module=<name>.
@@ -44,6 +45,8 @@ type Handler struct {
 	refusals logLimiter
 	// failures keeps a failing controller from logging on every scrape.
 	failures failureLog
+	// sourceFailures does the same for one source of a [rest, modbus] probe.
+	sourceFailures sourceFailures
 }
 
 // request is a resolved /probe request.
@@ -52,6 +55,8 @@ type request struct {
 	base               *url.URL
 	module             *config.Module
 	client             *http.Client
+	modbus             *url.URL      // modbus://host:port for a module reading Modbus, else nil
+	dial               modbus.Dialer // the module's dialer, for Modbus
 	labels             prometheus.Labels
 	timeout            time.Duration
 	// failed is set when the probe has failed before it started (a host
@@ -91,6 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.inFlight.Dec()
 		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
 	}
+	h.sourceFailures.log(h.Logger, req, res)
 	h.failures.logOutcome(h.Logger, req.moduleName, req.target, Classify(res.Err), res.Err, res.Duration)
 	if res.Err == nil && len(res.State.Unknown)+len(res.State.Invalid) > 0 {
 		logResult(log.With(h.Logger, "target", req.target, "module", req.moduleName), res.State)
@@ -99,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("debug") == "true" {
 		reg := prometheus.NewRegistry()
 		prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
-		writeDebug(w, req, res, shared, reg)
+		debugView(req)(w, req, res, shared, reg)
 		return
 	}
 	// The text format straight from the result: what a registry holding
@@ -128,7 +134,7 @@ func (h *Handler) probe(ctx context.Context, req *request) (res collector.Result
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
 	res, shared, follower, ok := h.flights.do(ctx, req.moduleName+"\x00"+req.base.String(), func(fctx context.Context) collector.Result {
-		return collector.Probe(fctx, req.client, req.base, req.module.Credentials())
+		return read(fctx, req)
 	})
 	if !ok {
 		res = collector.Result{Err: fmt.Errorf("%w: no answer within %s", collector.ErrTimeout, req.timeout)}
@@ -187,7 +193,7 @@ func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 	}
 	req.client = cfg.Client(req.moduleName)
 	var err error
-	if req.base, err = collector.ParseTarget(address); err != nil {
+	if err = parseTarget(cfg, req, address); err != nil {
 		return nil, badRequest(err)
 	}
 	if req.timeout, err = timeout(r, time.Duration(req.module.Timeout), h.TimeoutOffset); err != nil {
@@ -196,7 +202,7 @@ func (h *Handler) resolve(r *http.Request) (*request, *refusal) {
 	if !named {
 		ctx, cancel := context.WithTimeout(r.Context(), req.timeout)
 		defer cancel()
-		err := cfg.Policy.CheckURL(ctx, req.base, req.moduleName)
+		err := checkTarget(ctx, cfg, req)
 		var dnsErr *net.DNSError
 		switch {
 		case errors.As(err, &dnsErr):

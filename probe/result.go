@@ -9,6 +9,7 @@ import (
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
+	"github.com/bender-cc/bender_cc_exporter/modbus"
 )
 
 // The outcomes of a probe: the result label of
@@ -29,6 +30,10 @@ const (
 	ResultRedirectRefused  = "redirect_refused"
 	ResultNotAllowed       = "not_allowed"
 	ResultSecret           = "secret_unreadable"
+	ResultModbusException  = "modbus_exception"
+	ResultNotModbus        = "not_modbus"
+	ResultModbusWrongID    = "modbus_wrong_id"
+	ResultModbusBadFrame   = "modbus_bad_frame"
 	ResultOther            = "other"
 )
 
@@ -36,7 +41,8 @@ const (
 var Results = []string{
 	ResultSuccess, ResultTimeout, ResultConnectionFailed, ResultDNS, ResultTLS,
 	ResultUnauthorized, ResultRESTDisabled, ResultHTTPStatus, ResultNotFullState,
-	ResultTooLarge, ResultTruncated, ResultRedirectRefused, ResultNotAllowed, ResultSecret, ResultOther,
+	ResultTooLarge, ResultTruncated, ResultRedirectRefused, ResultNotAllowed, ResultSecret,
+	ResultModbusException, ResultNotModbus, ResultModbusWrongID, ResultModbusBadFrame, ResultOther,
 }
 
 // Classify names the outcome of a probe from its error. The order matters:
@@ -83,6 +89,14 @@ func classifyError(err error) string {
 		return ResultTruncated
 	case errors.Is(err, collector.ErrNotFullState):
 		return ResultNotFullState
+	case errors.Is(err, modbus.ErrException):
+		return ResultModbusException
+	case errors.Is(err, modbus.ErrNotModbus):
+		return ResultNotModbus
+	case errors.Is(err, modbus.ErrWrongID):
+		return ResultModbusWrongID
+	case errors.Is(err, modbus.ErrBadFrame):
+		return ResultModbusBadFrame
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF):

@@ -57,8 +57,9 @@ func (s *FaultSpec) String() string {
 // FaultModes lists the modes ParseFault accepts, as a user writes them:
 // transport faults first, then device faults.
 func FaultModes() []string {
-	names := make([]string, len(faultModes))
-	for i, m := range faultModes {
+	all := append(faultModes[:len(faultModes):len(faultModes)], modbusFaults...)
+	names := make([]string, len(all))
+	for i, m := range all {
 		names[i] = string(m)
 		if m == FaultLatency {
 			names[i] += ":<duration>"
@@ -71,7 +72,7 @@ func ParseFault(s string) (*FaultSpec, error) {
 	mode, arg, _ := strings.Cut(s, ":")
 	spec := &FaultSpec{Mode: FaultMode(mode)}
 	known := false
-	for _, m := range faultModes {
+	for _, m := range append(faultModes[:len(faultModes):len(faultModes)], modbusFaults...) {
 		known = known || m == spec.Mode
 	}
 	if !known {
@@ -119,6 +120,8 @@ func (s *FaultSpec) serve(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	case FaultHang:
 		<-r.Context().Done() // until the client gives up
+	case ModbusException, ModbusHang, ModbusNoValue, ModbusCut:
+		return false // Modbus faults: the REST view answers as usual
 	}
 	return true
 }

@@ -15,7 +15,7 @@ type kv struct{ key, value string }
 // 5.33 inserts voltage_v after power_w, adds manuf_serial_n and wlan_state
 // and renames the RCMB lists).
 func (c *Controller) Document(s State) []kv {
-	new := c.Firmware != "5.22"
+	new := c.Firmware == "5.33" // 5.12 and 5.22 write the older document
 	fault := s.Fault
 	if s.Phase == Idle {
 		fault = NoFault // faults strike when a vehicle is there; backend and heat aside
@@ -93,7 +93,7 @@ func (c *Controller) Document(s State) []kv {
 		kv{"slave_state", ""}, kv{"ocpp_meter_cfg", c.MeterType}, kv{"ocpp_meter_serial", c.MeterSerial},
 		kv{"current_a", currents}, kv{"energy_man_current", itoa(c.MaxCurrent)},
 		kv{"ambient_temp", fmt.Sprintf("%+.2f", s.AmbientTemp)},
-		kv{"firmware_ver", map[bool]string{false: "5.22.1-13295", true: "5.33.2-19412"}[new]},
+		kv{"firmware_ver", map[string]string{"5.12": "5.12.3-10512", "5.22": "5.22.1-13295", "5.33": "5.33.2-19412"}[c.Firmware]},
 		kv{"cc_serial_n", c.Serial})
 	if new {
 		d = append(d, kv{"manuf_serial_n", c.ManufSerial})
@@ -115,11 +115,12 @@ func (c *Controller) Document(s State) []kv {
 // Write renders the document byte for byte: "key:value" lines, the last
 // one of firmware 5.22 without a newline, as the real body has it.
 func (c *Controller) Write(buf *bytes.Buffer, d []kv) {
+	new := c.Firmware == "5.33"
 	for i, f := range d {
 		buf.WriteString(f.key)
 		buf.WriteByte(':')
 		buf.WriteString(f.value)
-		if i < len(d)-1 || c.Firmware != "5.22" {
+		if i < len(d)-1 || new {
 			buf.WriteByte('\n')
 		}
 	}

@@ -21,8 +21,14 @@ type Options struct {
 	// Username and Password, when set, are required in the manufacturer's
 	// headers; a request without them gets 401.
 	Username, Password string
-	Start              time.Time        // the fleet's birth; zero means now
-	Now                func() time.Time // the clock; nil means time.Now
+	Start              time.Time // the fleet's birth; zero means now
+	// FirmwareOf overrides Firmware for some controllers (id → "5.12",
+	// "5.22" or "5.33"); a 5.12 controller serves the 5.12 register set.
+	FirmwareOf map[int]string
+	// DLMSiteSize groups the controllers into DLM sites of this many: the
+	// first of each is the master, the others its slaves (0: no DLM).
+	DLMSiteSize int
+	Now         func() time.Time // the clock; nil means time.Now
 }
 
 // Fleet is a set of simulated controllers behind one HTTP handler:
@@ -33,6 +39,7 @@ type Fleet struct {
 	faults      []atomic.Pointer[FaultSpec]
 	requests    []atomic.Int64
 	bufs        sync.Pool
+	modbusAddrs sync.Map // id → host:port of its Modbus server
 }
 
 // NewFleet builds the fleet.
@@ -56,9 +63,15 @@ func NewFleet(o Options) (*Fleet, error) {
 			if rand.New(rand.NewPCG(o.Seed, uint64(id)+1<<40)).IntN(3) == 0 {
 				fw = "5.22"
 			}
-		case "5.22", "5.33":
+		case "5.12", "5.22", "5.33":
 		default:
-			return nil, fmt.Errorf("firmware %q: want 5.22, 5.33 or mixed", o.Firmware)
+			return nil, fmt.Errorf("firmware %q: want 5.12, 5.22, 5.33 or mixed", o.Firmware)
+		}
+		if v, ok := o.FirmwareOf[id]; ok {
+			if v != "5.12" && v != "5.22" && v != "5.33" {
+				return nil, fmt.Errorf("controller %d: firmware %q: want 5.12, 5.22 or 5.33", id, v)
+			}
+			fw = v
 		}
 		f.controllers = append(f.controllers, newController(o.Seed, id, fw, o.Start))
 	}
@@ -196,7 +209,11 @@ func (f *Fleet) serveIndex(w http.ResponseWriter, r *http.Request) {
 		if spec := f.faults[c.ID].Load(); spec != nil {
 			fault = " injected fault: " + spec.String()
 		}
-		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s\n", c.ID, c.Firmware, c.Model,
-			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault)
+		mbAddr := ""
+		if a := f.ModbusAddr(c.ID); a != "" {
+			mbAddr = fmt.Sprintf("\tmodbus %s (%s, DLM %s)", a, c.ModbusSet(), map[DLMRole]string{DLMDisabled: "off", DLMMaster: "master", DLMSlave: "slave"}[f.dlmRole(c.ID)])
+		}
+		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s%s\n", c.ID, c.Firmware, c.Model,
+			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault, mbAddr)
 	}
 }

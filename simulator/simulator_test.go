@@ -299,3 +299,45 @@ func BenchmarkFullState(b *testing.B) {
 		f.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/cc/"+strconv.Itoa(i)+"/rest/full_state", nil))
 	}
 }
+
+// The Modbus view lives the same life: an ISO 15118 vehicle's state of
+// charge rises while it charges, the HEMS limit changes, and a DLM master
+// counts its slaves.
+func TestModbusLife(t *testing.T) {
+	start := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	now := start
+	f, err := NewFleet(Options{Controllers: 6, Seed: 5, Firmware: "5.33", DLMSiteSize: 3, Start: start, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hems := map[uint16]bool{}
+	rising := 0
+	for id := 1; id <= f.Len(); id++ {
+		lastSoC, lastCycle := -1, -1
+		for step := range 720 { // six hours, every 30 s
+			now = start.Add(time.Duration(step) * 30 * time.Second)
+			regs := f.ModbusRegisters(id)
+			hems[regs[1000]] = true
+			st := f.Controller(id).StateAt(now)
+			if regs[740] == 1 && st.Phase == Charging {
+				soc := int(regs[730])
+				if st.CycleNumber == lastCycle && soc < lastSoC {
+					t.Fatalf("controller %d: SoC fell from %d to %d while charging", id, lastSoC, soc)
+				}
+				if st.CycleNumber == lastCycle && soc > lastSoC {
+					rising++
+				}
+				lastSoC, lastCycle = soc, st.CycleNumber
+			}
+			if (id-1)%3 == 0 && regs[600] != uint16(DLMMaster) || (id-1)%3 != 0 && regs[600] != uint16(DLMSlave) {
+				t.Fatalf("controller %d: DLM mode %d", id, regs[600])
+			}
+			if (id-1)%3 == 0 && regs[621] > 2 {
+				t.Fatalf("master %d counts %d slaves", id, regs[621])
+			}
+		}
+	}
+	if rising == 0 || len(hems) < 3 || !hems[0] {
+		t.Errorf("SoC rose %d times; HEMS limits seen: %v", rising, hems)
+	}
+}

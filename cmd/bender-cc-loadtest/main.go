@@ -58,6 +58,7 @@ func main() {
 		scrapeTimeout = app.Flag("scrape-timeout", "Open loop: X-Prometheus-Scrape-Timeout-Seconds sent with each probe.").Default("10s").Duration()
 		faults        = app.Flag("faults", "Open loop: share of controllers that hang, answer 500, garbage, a truncated body or after 2 s, in turn.").Default("0").Float64()
 		reloadEvery   = app.Flag("reload-every", "Open loop: rewrite the config and send SIGHUP this often; every third config is invalid.").Duration()
+		modbusSource  = app.Flag("modbus", "Open loop: probe the simulated controllers over Modbus TCP (a module with source: modbus) instead of REST.").Bool()
 		simulatorBin  = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
 	)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
@@ -68,7 +69,7 @@ func main() {
 	if *rate > 0 {
 		o := &openLoop{exporter: *exporter, simulator: *simulatorBin, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
 			rate: *rate, duration: *duration, scrapeTimeout: *scrapeTimeout, latency: *latency, faults: *faults,
-			reloadEvery: *reloadEvery, floor: *simulatorBin != ""}
+			reloadEvery: *reloadEvery, floor: *simulatorBin != "" && !*modbusSource, modbus: *modbusSource}
 		if err := o.run(); err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			os.Exit(1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +37,7 @@ type openLoop struct {
 	faults               float64       // share of controllers that misbehave
 	reloadEvery          time.Duration
 	floor                bool // measure the simulator's own CPU per raw request at the same rate
+	modbus               bool // probe the controllers over Modbus TCP (module source: modbus)
 
 	peak float64 // the exporter's RSS high-water mark (VmHWM), MiB
 }
@@ -109,6 +111,24 @@ func (o *openLoop) run() error {
 		addr := "127.0.0.1:0"
 		if hosts > 1 {
 			addr = fmt.Sprintf("127.1.%d.%d:0", h/250, h%250+1)
+		}
+		if o.modbus {
+			// One Modbus server per controller and host: controller c on
+			// port 20000 + c of each host, as one controller per address.
+			host := "127.0.0.1"
+			if hosts > 1 {
+				host = fmt.Sprintf("127.1.%d.%d", h/250, h%250+1)
+			}
+			for c := 1; c <= fleetSize && len(targets) < o.controllers; c++ {
+				a := net.JoinHostPort(host, strconv.Itoa(20000+c))
+				if _, err := fleet.ServeModbusDirect(c, a); err != nil {
+					return fmt.Errorf("modbus on %s: %w", a, err)
+				}
+				t := proto[c]
+				t.url = "modbus://" + a + "&module=modbus"
+				targets = append(targets, t)
+			}
+			continue
 		}
 		u, err := serve(fleet, addr)
 		if err != nil {
@@ -488,7 +508,7 @@ func growth(samples []sample) error {
 // writeConfig writes the exporter's config for reload n: a valid one names
 // n in a comment and a module timeout; an invalid one has a typo'd field.
 func writeConfig(path string, n int, valid bool) error {
-	cfg := fmt.Sprintf("# reload %d\nmodules:\n  default:\n    timeout: %ds\n", n, 10+n%5)
+	cfg := fmt.Sprintf("# reload %d\nmodules:\n  default:\n    timeout: %ds\n  modbus: {source: modbus}\n", n, 10+n%5)
 	if !valid {
 		cfg = fmt.Sprintf("# reload %d, invalid\nmodules:\n  default:\n    timeuot: 10s\n", n)
 	}

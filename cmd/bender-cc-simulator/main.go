@@ -18,6 +18,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -30,14 +31,28 @@ func main() {
 		firmware    = app.Flag("firmware", "Firmware of the fleet: 5.22, 5.33 or mixed (a third on 5.22).").Default("mixed").Enum("5.22", "5.33", "mixed")
 		username    = app.Flag("username", "Require this Username header (and the password).").Envar("BENDER_CC_SIM_USERNAME").String()
 		password    = app.Flag("password", "Require this Password header. Prefer the environment variable.").Envar("BENDER_CC_SIM_PASSWORD").String()
-		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of "+strings.Join(simulator.FaultModes(), ", ")+" (from rcmb on: device faults, which the controller reports in its answer; before it: transport faults). Repeatable; at run time POST /control/cc/<i>/fault?mode=… sets one, DELETE /control/cc/<i>/fault clears it.").Strings()
+		modbusAddr  = app.Flag("modbus.listen", "Serve Modbus TCP too: controller i on this port + i-1 (port 0: a free port each, listed on the index page).").String()
+		dlmSite     = app.Flag("dlm-site-size", "Group the controllers into DLM sites of this many: the first of each is the master, the rest its slaves (Modbus registers 600-635).").Int()
+		firmwareOf  = app.Flag("controller-firmware", "Firmware of one controller: <controller>=<5.12|5.22|5.33> (5.12 serves the 5.12 Modbus register set). Repeatable.").Strings()
+		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of "+strings.Join(simulator.FaultModes(), ", ")+" (rcmb to rcd: device faults, which the controller reports in its answer; modbus_…: faults of its Modbus server; the others: of its REST server). Repeatable; at run time POST /control/cc/<i>/fault?mode=… sets one, DELETE /control/cc/<i>/fault clears it.").Strings()
 	)
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	logger := log.With(log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr)), "ts", log.DefaultTimestampUTC)
 
+	fwOf := map[int]string{}
+	for _, f := range *firmwareOf {
+		idStr, fw, _ := strings.Cut(f, "=")
+		id, err := strconv.Atoi(idStr)
+		if err != nil {
+			_ = level.Error(logger).Log("msg", "Bad --controller-firmware", "value", f)
+			os.Exit(2)
+		}
+		fwOf[id] = fw
+	}
 	fleet, err := simulator.NewFleet(simulator.Options{
 		Controllers: *controllers, Seed: *seed, Firmware: *firmware, Username: *username, Password: *password,
+		FirmwareOf: fwOf, DLMSiteSize: *dlmSite,
 	})
 	if err != nil {
 		_ = level.Error(logger).Log("err", err)
@@ -52,6 +67,12 @@ func main() {
 		fleet.SetFault(id, spec)
 	}
 
+	if *modbusAddr != "" {
+		if err := serveModbus(fleet, *modbusAddr, logger); err != nil {
+			_ = level.Error(logger).Log("msg", "Modbus TCP", "err", err)
+			os.Exit(1)
+		}
+	}
 	srv := &http.Server{Handler: fleet, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan os.Signal, 1)
 	signal.Notify(done, os.Interrupt, syscall.SIGTERM)
@@ -85,4 +106,30 @@ func parseFaultFlag(s string, n int) (int, *simulator.FaultSpec, error) {
 	}
 	spec, err := simulator.ParseFault(mode)
 	return id, spec, err
+}
+
+// serveModbus starts every controller's Modbus TCP server: controller i on
+// base port + i-1, or on a free port each when the base port is 0.
+func serveModbus(fleet *simulator.Fleet, base string, logger log.Logger) error {
+	host, portStr, err := net.SplitHostPort(base)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return err
+	}
+	for id := 1; id <= fleet.Len(); id++ {
+		addr := net.JoinHostPort(host, strconv.Itoa(port+id-1))
+		if port == 0 {
+			if addr, err = loopback.FreeAddr(); err != nil {
+				return err
+			}
+		}
+		if _, err := fleet.ServeModbus(id, addr); err != nil {
+			return fmt.Errorf("controller %d on %s: %w", id, addr, err)
+		}
+	}
+	_ = level.Info(logger).Log("msg", "Serving Modbus TCP", "controllers", fleet.Len(), "first", fleet.ModbusAddr(1))
+	return nil
 }

@@ -1,0 +1,70 @@
+package modbus
+
+import (
+	"io"
+	"log"
+	"testing"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/modbustest"
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// BenchmarkRead is one probe's reads through the relay; BenchmarkLibraryDirect
+// the same blocks with the library dialling the controller itself (what the
+// exporter cannot do: that dial is neither bounded by the probe's deadline
+// nor checked by the policy). The difference is what the relay costs.
+func BenchmarkRead(b *testing.B) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	_, addrs, _ := benchSite(b, now)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Read(b.Context(), dialer, addrs[2], 255); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLibraryDirect(b *testing.B) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	_, addrs, _ := benchSite(b, now)
+	st, err := Read(b.Context(), dialer, addrs[2], 255)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set := Set522
+	if values(st)["modbus_register_set"].Field.Value == "5.12" {
+		set = Set512
+	}
+	var blocks []Block
+	for _, g := range []Group{Base, Optional} {
+		blocks = append(blocks, Plan(set, g)...)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := mb.NewClient(&mb.ClientConfiguration{URL: "tcp://" + addrs[2], Timeout: time.Second, Logger: log.New(io.Discard, "", 0)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Open(); err != nil {
+			b.Fatal(err)
+		}
+		_ = c.SetUnitId(255)
+		im := &Image{}
+		for _, bl := range blocks {
+			w, err := c.ReadRegisters(bl.Addr, bl.Count, mb.HOLDING_REGISTER)
+			if err == nil {
+				im.Add(bl.Addr, w)
+			}
+		}
+		Decode(set, im)
+		_ = c.Close()
+	}
+}
+
+func benchSite(b *testing.B, now time.Time) (*simulator.Fleet, []string, []*simulator.ModbusServer) {
+	return modbustest.SiteDirect(b, simulator.Options{Controllers: 4, Seed: 7, Firmware: "5.33", DLMSiteSize: 4,
+		Start: now.Add(-time.Hour), Now: func() time.Time { return now }})
+}
