@@ -159,8 +159,11 @@ func TestResponseHeaderLimitTLS(t *testing.T) {
 	if _, out := probe(t, h, "target="+srv.URL+"/big", nil); !strings.Contains(out, "bender_cc_up 1\n") {
 		t.Errorf("a real answer over TLS:\n%s", out)
 	}
+	// Where the cap falls inside a TLS record, the HTTP client can see the
+	// header cut off ("malformed MIME header") before the cap's own error:
+	// either way the answer stops there (Go alone would take 10 MiB).
 	if _, out := probe(t, h, "debug=true&target="+srv.URL+"/huge", nil); !strings.Contains(out, "bender_cc_up 0\n") ||
-		!strings.Contains(out, "response header too large: header and body more than") {
+		!strings.Contains(out, "response header too large: header and body more than") && !strings.Contains(out, "malformed MIME header") {
 		t.Errorf("a 2 MiB header over TLS:\n%s", out)
 	}
 }
