@@ -133,7 +133,14 @@ func (h *Handler) probe(ctx context.Context, req *request) (res collector.Result
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	res, shared, follower, ok := h.flights.do(ctx, req.moduleName+"\x00"+req.base.String(), func(fctx context.Context) collector.Result {
+	key := req.moduleName + "\x00" + req.base.String()
+	if req.modbus != nil {
+		// A Modbus read is bounded by the timeout of the probe that starts
+		// it (see read): only probes with the same timeout share it, so that
+		// a short caller cannot cut a longer one's read short.
+		key += "\x00" + req.timeout.String()
+	}
+	res, shared, follower, ok := h.flights.do(ctx, key, func(fctx context.Context) collector.Result {
 		return read(fctx, req)
 	})
 	if !ok {

@@ -447,3 +447,27 @@ targets:
 		t.Errorf("probe of the discovered target:\n%s", out)
 	}
 }
+
+// TestModbusShortCallerDoesNotCutLongOne: as for REST, a caller with a
+// short scrape timeout that starts a Modbus read first does not make a
+// normal probe of the same controller fail with it.
+func TestModbusShortCallerDoesNotCutLongOne(t *testing.T) {
+	slow := modbustest.Serve(t, func(c net.Conn) {
+		time.Sleep(time.Second) // slower than the short caller's timeout
+		modbustest.ReplyTo(modbustest.Frame)(c)
+	})
+	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
+	short := make(chan string)
+	go func() {
+		_, out := probe(t, h, "module=mb&target="+slow, http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1.1"}}) // 0.6 s
+		short <- out
+	}()
+	time.Sleep(100 * time.Millisecond) // the short one starts the read
+	_, long := probe(t, h, "module=mb&target="+slow, nil)
+	if !strings.Contains(long, "bender_cc_up 1\n") {
+		t.Errorf("the normal probe failed with the short one:\n%s", long)
+	}
+	if out := <-short; !strings.Contains(out, "bender_cc_up 0\n") {
+		t.Errorf("the short probe did not time out:\n%s", out)
+	}
+}
