@@ -166,8 +166,8 @@ func TestIdleConnections(t *testing.T) {
 // answers every time while they pile up: each new connection closes the
 // one idle longest.
 func TestIdleConnectionsBounded(t *testing.T) {
-	// BENDER_CC_IDLE_CONNS, _NOFILE and _MAX_CONNS scale it up (20,100
-	// connections against 20,000 descriptors in docs/security.md).
+	// BENDER_CC_IDLE_CONNS, _NOFILE and _MAX_CONNS scale it up (19,000
+	// connections against 10,000 descriptors in docs/security.md).
 	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 1000)
 	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
 	maxConns := envInt(t, "BENDER_CC_IDLE_MAX_CONNS", 64)
