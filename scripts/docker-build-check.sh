@@ -30,7 +30,7 @@ while read -r platform os arch variant emulator machine; do
     [ "$got" = "$machine" ] || { echo "$platform $bin: built for '$got', want '$machine'"; exit 1; }
   done
   if [ "$arch" = arm ]; then
-    go version -m "$out/$arch/bender_cc_exporter" | grep -qE '\sGOARM=7$' || { echo "$platform: not built for ARMv7"; exit 1; }
+    grep -qE '\sGOARM=7$' <<<"$(go version -m "$out/$arch/bender_cc_exporter")" || { echo "$platform: not built for ARMv7"; exit 1; }
   fi
   run=("$out/$arch/bender_cc_exporter")
   if [ "$emulator" != - ]; then

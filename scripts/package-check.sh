@@ -72,7 +72,7 @@ for arch in amd64:x86_64:x86-64 arm64:aarch64:AArch64 armhf:armv7hl:ARM; do
   [ "$(dpkg-deb -f "$deb" Architecture)" = "$debarch" ] || fail "$deb: wrong Architecture"
   [ "$(rpm -qp --qf '%{ARCH}' "$rpmf" 2>/dev/null)" = "$rpmarch" ] || fail "$rpmf: wrong arch"
   dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/$NAME >"$work/bin"
-  readelf -h "$work/bin" | grep -qi "Machine: *.*$machine" || fail "$deb: binary is not $machine"
+  grep -qi "Machine: *.*$machine" <<<"$(readelf -h "$work/bin")" || fail "$deb: binary is not $machine"
 
   # The same files with the same modes, and the same conffiles, in both formats.
   # The license is the one difference: Debian's copyright file, rpm's %license.
@@ -82,12 +82,13 @@ for arch in amd64:x86_64:x86-64 arm64:aarch64:AArch64 armhf:armv7hl:ARM; do
     awk '$1 !~ /^d/ || $2 == "/etc/'$NAME'" {print substr($1, 2), $2}' |
     sed "s|/usr/share/licenses/$PKG/LICENSE$|(license)|" | sort >"$work/rpm.files"
   grep -q ' (license)$' "$work/deb.files" || fail "$deb: no /usr/share/doc/$PKG/copyright"
-  rpm -qLp "$rpmf" 2>/dev/null | grep -qx "/usr/share/licenses/$PKG/LICENSE" || fail "$rpmf: LICENSE is not its %license"
+  grep -qx "/usr/share/licenses/$PKG/LICENSE" <<<"$(rpm -qLp "$rpmf" 2>/dev/null)" || fail "$rpmf: LICENSE is not its %license"
   diff -u "$work/deb.files" "$work/rpm.files" >&2 || fail "$debarch: the .rpm's files differ from the .deb's"
   dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | sort >"$work/deb.conf"
   rpm -qcp "$rpmf" 2>/dev/null | sort >"$work/rpm.conf"
   diff -u "$work/deb.conf" "$work/rpm.conf" >&2 || fail "$debarch: conffiles differ"
-  rpm -qp --scripts "$rpmf" 2>/dev/null | grep -q 'useradd --system' || fail "$rpmf: no user-creating %post"
+  # Not "rpm … | grep -q": grep stops at the match, rpm gets SIGPIPE, pipefail fails the check.
+  grep -q 'useradd --system' <<<"$(rpm -qp --scripts "$rpmf" 2>/dev/null)" || fail "$rpmf: no user-creating %post"
   ok "$debarch: $(basename "$deb") and $(basename "$rpmf"), $(wc -l <"$work/deb.files") files, conffiles: $(tr '\n' ' ' <"$work/deb.conf")"
 done
 
