@@ -1,26 +1,17 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
-	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 // openLoop describes a run at a fixed rate, as Prometheus scrapes: every
@@ -42,21 +33,6 @@ type openLoop struct {
 	peak float64 // the exporter's RSS high-water mark (VmHWM), MiB
 }
 
-// faultCycle is what misbehaving controllers do, in turn; up is the
-// bender_cc_up the exporter must report for each.
-var faultCycle = []struct {
-	mode string
-	up   bool
-}{
-	{"hang", false}, {"500", false}, {"garbage", false}, {"truncated", false}, {"latency:2s", true},
-}
-
-// target is one controller as the load generator sees it.
-type target struct {
-	url            string
-	faulty, wantUp bool
-}
-
 // result of one probe.
 type result struct {
 	lat     time.Duration // from the intended send time
@@ -75,74 +51,10 @@ type sample struct {
 }
 
 func (o *openLoop) run() error {
-	// One simulated fleet of perHost controllers, served on as many
-	// loopback hosts (127.1.x.y) as it takes: distinct targets on distinct
-	// hosts, as a real fleet is.
-	fleetSize := min(o.controllers, o.perHost)
-	hosts := (o.controllers + fleetSize - 1) / fleetSize
-	fleet, err := simulator.NewFleet(simulator.Options{Controllers: fleetSize, Seed: 1, Firmware: "mixed"})
+	targets, fleetSize, hosts, err := o.startFleet()
 	if err != nil {
 		return err
 	}
-	// Misbehaving controllers: every step-th of the fleet (so on every
-	// host), their modes in turn from faultCycle.
-	proto := make([]target, fleetSize+1)
-	step := 0
-	if o.faults > 0 {
-		step = max(1, int(1/o.faults+0.5))
-	}
-	for id, n := 1, 0; id <= fleetSize; id++ {
-		proto[id].wantUp = true
-		if step > 0 && id%step == 0 {
-			f := faultCycle[n%len(faultCycle)]
-			spec, err := simulator.ParseFault(f.mode)
-			if err != nil {
-				return err
-			}
-			fleet.SetFault(id, spec)
-			proto[id] = target{faulty: true, wantUp: f.up}
-			n++
-		} else if o.latency > 0 {
-			fleet.SetFault(id, &simulator.FaultSpec{Mode: simulator.FaultLatency, Delay: o.latency})
-		}
-	}
-	var targets []target
-	for h := 0; h < hosts; h++ {
-		addr := "127.0.0.1:0"
-		if hosts > 1 {
-			addr = fmt.Sprintf("127.1.%d.%d:0", h/250, h%250+1)
-		}
-		if o.modbus {
-			// One Modbus server per controller and host: controller c on
-			// port 20000 + c of each host, as one controller per address.
-			host := "127.0.0.1"
-			if hosts > 1 {
-				host = fmt.Sprintf("127.1.%d.%d", h/250, h%250+1)
-			}
-			for c := 1; c <= fleetSize && len(targets) < o.controllers; c++ {
-				a := net.JoinHostPort(host, strconv.Itoa(20000+c))
-				if _, err := fleet.ServeModbusDirect(c, a); err != nil {
-					return fmt.Errorf("modbus on %s: %w", a, err)
-				}
-				t := proto[c]
-				t.url = "modbus://" + a + "&module=modbus"
-				targets = append(targets, t)
-			}
-			continue
-		}
-		u, err := serve(fleet, addr)
-		if err != nil {
-			return fmt.Errorf("listening on host %d: %w", h, err)
-		}
-		for c := 1; c <= fleetSize && len(targets) < o.controllers; c++ {
-			t := proto[c]
-			t.url = fmt.Sprintf("%s/cc/%d", u, c)
-			targets = append(targets, t)
-		}
-	}
-	// Prometheus gives each target a fixed offset in the interval from a
-	// hash of its labels; sorting by a hash of the URL does the same.
-	slices.SortFunc(targets, func(a, b target) int { return cmp.Compare(hash(a.url), hash(b.url)) })
 
 	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
 	if err != nil {
@@ -347,166 +259,6 @@ func probeOnce(client *http.Client, url, timeoutHeader string, wantUp bool, inte
 	return r
 }
 
-// measureFloor runs the simulator binary alone and sends it raw requests
-// at the same rate for up to 20 s: its CPU per request is what answering a
-// request costs on this machine, the floor under any exporter's cost.
-func (o *openLoop) measureFloor(client *http.Client, controllers int) (time.Duration, error) {
-	if o.simulator == "" {
-		return 0, errors.New("no --simulator binary")
-	}
-	addr, err := loopback.FreeAddr()
-	if err != nil {
-		return 0, err
-	}
-	cmd := exec.Command(o.simulator, "--listen="+addr, fmt.Sprintf("--controllers=%d", controllers))
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	sim := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(sim.exited) }()
-	defer sim.stop()
-	if err := loopback.WaitReady("http://"+addr+"/cc/1/rest/full_state", sim.exited, 5*time.Second); err != nil {
-		return 0, fmt.Errorf("%s on %s: %w", o.simulator, addr, err)
-	}
-	d := min(o.duration, 20*time.Second)
-	n := int(o.rate * d.Seconds())
-	cpu0 := sim.cpuSeconds()
-	start := time.Now()
-	var wg sync.WaitGroup
-	var okN atomic.Int64
-	for j := 0; j < n; j++ {
-		if w := time.Until(start.Add(time.Duration(float64(j) / o.rate * float64(time.Second)))); w > 0 {
-			time.Sleep(w)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("http://%s/cc/%d/rest/full_state", addr, j%controllers+1))
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				okN.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if okN.Load() == 0 {
-		return 0, errors.New("the simulator answered nothing")
-	}
-	return time.Duration((sim.cpuSeconds() - cpu0) / float64(okN.Load()) * 1e9), nil
-}
-
-func (o *openLoop) report(results []result, samples []sample, end sample, wall, sendEnd time.Duration, floor string, reloads, badReloads, reloadMismatch int) error {
-	var lats []time.Duration
-	var failed, wrongUp int
-	failures := map[string]int{}
-	for _, r := range results {
-		lats = append(lats, r.lat)
-		if !r.ok {
-			failed++
-			failures[firstWords(r.failure)]++
-		}
-		if r.wrongUp {
-			wrongUp++
-		}
-	}
-	slices.Sort(lats)
-	pct := func(p float64) time.Duration { return lats[int(float64(len(lats)-1)*p)].Round(100 * time.Microsecond) }
-	cpuPerProbe := time.Duration(end.cpu / float64(len(results)) * 1e9)
-	fmt.Printf("sent %d probes in %s (%.0f/s achieved), all answered after %s\n", len(results), sendEnd.Round(time.Millisecond),
-		float64(len(results))/sendEnd.Seconds(), wall.Round(time.Millisecond))
-	fmt.Printf("exporter CPU: %s per probe, %.1f %% of one CPU; floor (simulator alone, CPU per raw request at this rate): %s\n",
-		cpuPerProbe.Round(time.Microsecond), 100*end.cpu/wall.Seconds(), floor)
-	fmt.Printf("latency from the intended send time: p50 %s, p90 %s, p99 %s, max %s\n", pct(0.5), pct(0.9), pct(0.99), lats[len(lats)-1].Round(time.Millisecond))
-	fmt.Printf("answers: %d failed (not HTTP 200 with bender_cc_up), %d with a wrong bender_cc_up; reloads: %d (%d invalid), %d with a wrong reload metric\n",
-		failed, wrongUp, reloads, badReloads, reloadMismatch)
-	for f, n := range failures {
-		fmt.Printf("  %d × %s\n", n, f)
-	}
-	first := samples[0]
-	peakRSS, peakFDs, peakG := 0.0, 0, 0
-	for _, s := range samples {
-		peakRSS, peakFDs, peakG = max(peakRSS, s.rss), max(peakFDs, s.fds), max(peakG, s.goroutines)
-	}
-	fmt.Printf("exporter resources: RSS %.1f → %.1f MiB (peak %.1f, high-water %.1f); fds %d → %d (peak %d); goroutines %d → %d (peak %d)\n",
-		first.rss, end.rss, peakRSS, o.peak, first.fds, end.fds, peakFDs, first.goroutines, end.goroutines, peakG)
-	fmt.Printf("%8s %9s %6s %11s %12s\n", "time", "RSS MiB", "fds", "goroutines", "CPU %")
-	prev := sample{}
-	for _, s := range samples {
-		cpuPct := 0.0
-		if dt := (s.at - prev.at).Seconds(); dt > 0 {
-			cpuPct = 100 * (s.cpu - prev.cpu) / dt
-		}
-		fmt.Printf("%8s %9.1f %6d %11d %12.1f\n", s.at.Round(time.Second), s.rss, s.fds, s.goroutines, cpuPct)
-		prev = s
-	}
-
-	var errs []error
-	if failed > 0 {
-		errs = append(errs, fmt.Errorf("%d probes failed", failed))
-	}
-	if wrongUp > 0 {
-		errs = append(errs, fmt.Errorf("%d probes with a wrong bender_cc_up", wrongUp))
-	}
-	if reloadMismatch > 0 {
-		errs = append(errs, fmt.Errorf("%d reloads with a wrong last_reload_successful", reloadMismatch))
-	}
-	if end.probes != int64(len(results)) {
-		errs = append(errs, fmt.Errorf("the exporter counted %d probes in bender_cc_exporter_probes_total, %d were sent", end.probes, len(results)))
-	}
-	// Connections to controllers build up over the first scrape intervals;
-	// growth means something only once every target has been probed a few times.
-	if interval := time.Duration(float64(o.controllers) / o.rate * float64(time.Second)); o.duration >= 3*interval {
-		if err := growth(samples); err != nil {
-			errs = append(errs, err)
-		}
-	} else {
-		fmt.Printf("growth not judged: the run is shorter than 3 scrape intervals (%s)\n", 3*interval)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("FAILED: %w", err)
-	}
-	fmt.Println("PASS: every probe answered 200 with the right bender_cc_up, reloads as expected, no growth")
-	return nil
-}
-
-// growth fails when RSS, fds or goroutines at the end are well above where
-// they were once the run had settled (after its first fifth): memory held
-// per probe or per reload, leaked connections or goroutines.
-func growth(samples []sample) error {
-	if len(samples) < 10 {
-		return nil
-	}
-	n := len(samples)
-	settled, last := samples[n/5:2*n/5], samples[4*n/5:]
-	peak := func(s []sample, f func(sample) float64) float64 {
-		m := 0.0
-		for _, x := range s {
-			m = max(m, f(x))
-		}
-		return m
-	}
-	var errs []error
-	for _, c := range []struct {
-		name  string
-		f     func(sample) float64
-		slack float64
-	}{
-		{"RSS (MiB)", func(s sample) float64 { return s.rss }, 8},
-		{"open fds", func(s sample) float64 { return float64(s.fds) }, 64},
-		{"goroutines", func(s sample) float64 { return float64(s.goroutines) }, 128},
-	} {
-		a, b := peak(settled, c.f), peak(last, c.f)
-		if b > 1.25*a+c.slack {
-			errs = append(errs, fmt.Errorf("%s grew from %.0f to %.0f", c.name, a, b))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// writeConfig writes the exporter's config for reload n: a valid one names
-// n in a comment and a module timeout; an invalid one has a typo'd field.
 func writeConfig(path string, n int, valid bool) error {
 	cfg := fmt.Sprintf("# reload %d\nmodules:\n  default:\n    timeout: %ds\n  modbus: {source: modbus}\n", n, 10+n%5)
 	if !valid {
@@ -517,31 +269,4 @@ func writeConfig(path string, n int, valid bool) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-func countFaulty(ts []target) int {
-	n := 0
-	for _, t := range ts {
-		if t.faulty {
-			n++
-		}
-	}
-	return n
-}
-
-func hash(s string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(s))
-	return h.Sum32()
-}
-
-// firstWords is a failure without its URL, so that failures group by cause.
-func firstWords(s string) string {
-	if i := strings.Index(s, `": `); strings.HasPrefix(s, "Get \"") && i > 0 {
-		s = s[i+3:]
-	}
-	if len(s) > 100 {
-		s = s[:100]
-	}
-	return s
 }

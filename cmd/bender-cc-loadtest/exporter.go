@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+)
+
+// extraEnv is added to the exporter's environment (--exporter-env).
+var extraEnv []string
+
+// exporterProc is the exporter under test.
+type exporterProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed when cmd has exited
+}
+
+// startExporter starts the exporter on a free loopback address. One that
+// exits before it is ready (its port was taken after all) is started again
+// on another address, twice at most.
+func startExporter(bin string, extra []string) (*exporterProc, error) {
+	for attempt := 1; ; attempt++ {
+		e, err := tryExporter(bin, extra)
+		if !errors.Is(err, loopback.ErrExited) || attempt == 3 {
+			return e, err
+		}
+	}
+}
+
+func tryExporter(bin string, extra []string) (*exporterProc, error) {
+	addr, err := loopback.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.SysProcAttr = childAttr()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(e.exited) }()
+	// The landing page, not /-/ready: --exporter may be a peer exporter without it.
+	if err := loopback.WaitReady("http://"+addr+"/", e.exited, 5*time.Second); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("%s on %s: %w", bin, addr, err)
+	}
+	return e, nil
+}
+
+func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); <-e.exited }
+
+// cpuSeconds is the exporter's user+system CPU time, from /proc.
+func (e *exporterProc) cpuSeconds() float64 { v, _ := e.cpu(); return v }
+
+func (e *exporterProc) cpu() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", e.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64) // fields 14 and 15 of stat
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil // USER_HZ
+}
+
+// status reads one field of /proc/<pid>/status, in MiB.
+func (e *exporterProc) status(field string) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, e.cmd.Process.Pid)
+}
+
+func (e *exporterProc) rssMiB() float64  { v, _ := e.status("VmRSS"); return v }
+func (e *exporterProc) peakMiB() float64 { v, _ := e.status("VmHWM"); return v }
+
+func (e *exporterProc) openFDs() int { n, _ := e.fds(); return n }
+
+func (e *exporterProc) fds() (int, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.cmd.Process.Pid))
+	return len(fds), err
+}
+
+// metric reads one unlabelled metric from the exporter's /metrics.
+func (e *exporterProc) metric(client *http.Client, name string) string {
+	v, err := e.scrape(client, name)
+	if err != nil || v[name] == nil {
+		return "?"
+	}
+	return strconv.FormatFloat(*v[name], 'f', -1, 64)
+}
+
+// scrape sums the series of each named metric on the exporter's /metrics;
+// a name the exporter does not show stays nil.
+func (e *exporterProc) scrape(client *http.Client, names ...string) (map[string]*float64, error) {
+	resp, err := client.Get("http://" + e.addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	sums := map[string]*float64{}
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		line := s.Text()
+		for _, name := range names {
+			if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+				v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				if sums[name] == nil {
+					sums[name] = new(float64)
+				}
+				*sums[name] += v
+			}
+		}
+	}
+	return sums, s.Err()
+}
