@@ -25,10 +25,6 @@ const maxDebugBody = 64 << 10
 // firmware does something odd. Passwords and the RFID card UID never appear.
 func writeDebug(w http.ResponseWriter, req *request, res collector.Result, shared bool, reg *prometheus.Registry) {
 	var b bytes.Buffer
-	secret := ""
-	if c := req.module.Credentials(); c != nil {
-		secret = c.Password
-	}
 	fmt.Fprintf(&b, "Probe of %s with module %q, timeout %s\n\n", req.target, req.moduleName, req.timeout)
 
 	if req.failed != nil {
@@ -61,21 +57,13 @@ func writeDebug(w http.ResponseWriter, req *request, res collector.Result, share
 	}
 
 	fmt.Fprintf(&b, "\nBody (%d bytes; auth_uid and secrets redacted), line by line:\n", len(res.Body))
-	writeLines(&b, res, secret)
+	writeLines(&b, res)
 
 	writeDebugMetrics(w, &b, reg)
 }
 
-// secretOrNone keeps strings.ReplaceAll from matching an empty secret.
-func secretOrNone(s string) string {
-	if s == "" {
-		return "\x00no secret\x00"
-	}
-	return s
-}
-
 // writeLines shows each body line and what the parser made of it.
-func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
+func writeLines(b *bytes.Buffer, res collector.Result) {
 	outcome := map[int]string{}
 	if st := res.State; st != nil {
 		for _, v := range st.Values {
@@ -109,7 +97,6 @@ func writeLines(b *bytes.Buffer, res collector.Result, secret string) {
 				o = "→ not exported: personal data or free text"
 			}
 		}
-		line = strings.ReplaceAll(line, secretOrNone(secret), redacted)
 		if !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' }) {
 			line = strconv.Quote(line)
 		}
