@@ -41,6 +41,7 @@ var routes = map[string]string{
 	"BenderCCContactorWear":              "bender-cc-low-priority",
 	"BenderCCControllerRestarted":        "bender-cc-low-priority",
 	"BenderCCIdentityChanged":            "bender-cc-low-priority",
+	"BenderCCValuesNotUnderstood":        "bender-cc-low-priority",
 }
 
 func TestAlertmanagerConfig(t *testing.T) {

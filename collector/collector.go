@@ -20,12 +20,16 @@ type Result struct {
 	Sources []SourceStatus
 }
 
+// unknownStatesHelp is the HELP of bender_cc_unknown_states.
+const unknownStatesHelp = "State-set values in this document that are none of the documented states (exported as one more state, which no alert selects)."
+
 var (
-	upDesc       = newDesc("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.")
-	durationDesc = newDesc("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.")
-	parseErrDesc = newDesc("parse_errors", "Values in this document that could not be parsed.")
-	unknownDesc  = newDesc("unknown_keys", "Keys in this document that the exporter does not know.")
-	errorsDesc   = newDesc("errors", "Number of active error codes.")
+	upDesc            = newDesc("up", "1 if the controller was read (its full_state fetched and parsed, or its Modbus registers read; with both sources, either), else 0.")
+	durationDesc      = newDesc("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.")
+	parseErrDesc      = newDesc("parse_errors", "Values in this document that could not be parsed.")
+	unknownDesc       = newDesc("unknown_keys", "Keys in this document that the exporter does not know.")
+	unknownStatesDesc = newDesc("unknown_states", unknownStatesHelp)
+	errorsDesc        = newDesc("errors", "Number of active error codes.")
 
 	// rowDescs[i] is the desc of Keys[i]; numberDescs[i] the desc of its NumberMetric.
 	rowDescs, numberDescs = buildDescs()
@@ -104,6 +108,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.r.State
 	ch <- prometheus.MustNewConstMetric(parseErrDesc, prometheus.GaugeValue, float64(len(st.Invalid)))
 	ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.GaugeValue, float64(len(st.Unknown)))
+	ch <- prometheus.MustNewConstMetric(unknownStatesDesc, prometheus.GaugeValue, float64(st.UnknownStates()))
 
 	info := map[string][]string{}
 	for i := range st.Values {

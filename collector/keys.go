@@ -76,6 +76,12 @@ type KeySpec struct {
 
 	True, False string // Bool: the two words
 
+	// ZeroIsNoValue, for a Number, exports no sample for an exact 0: the
+	// controller sends 0 for a meter it could not read (after a reboot, a
+	// meter bus error), and a lone 0 on a counter would count its whole
+	// reading again at the next scrape.
+	ZeroIsNoValue bool
+
 	// Label/LabelValue is a fixed label that tells apart keys sharing a metric.
 	Label, LabelValue string
 	// ListLabel names the label of each List element; ListValues are its values.
@@ -113,7 +119,7 @@ var Keys = append([]KeySpec{
 		States: []string{"not_authorized_for_charging", "wait_for_auth", "authorized_for_charging", "auth_timeout"}},
 	{Key: "auth_uid", Kind: Private},
 	{Key: "time_since_charging_start", Kind: Number, Metric: "charging_duration_seconds", Help: "Time since the current charging session started (time_since_charging_start)."},
-	{Key: "meter_wh", Kind: Number, Type: Counter, Unit: WattHours, Metric: "energy_joules_total", Help: "Energy meter reading in joules (meter_wh x 3600)."},
+	{Key: "meter_wh", Kind: Number, Type: Counter, Unit: WattHours, Metric: "energy_joules_total", ZeroIsNoValue: true, Help: "Energy meter reading in joules (meter_wh x 3600)."},
 	{Key: "power_w", Kind: Number, Metric: "power_watts", Help: "Active charging power in watts (power_w)."},
 	{Key: "transaction_wh", Kind: Number, Unit: WattHours, Metric: "transaction_energy_joules", Help: "Energy of the current charging session in joules; restarts with each session (transaction_wh x 3600)."},
 	{Key: "display_text", Kind: Private},

@@ -78,9 +78,8 @@ func Parse(body []byte) (*FullState, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotFullState, err)
 	}
 	doc := strings.TrimPrefix(string(body), "\ufeff") // one copy; every Field slices it
-	st := &FullState{Values: make([]Value, 0, 48)}
-	seen := make([]bool, len(Keys))
-	known := 0
+	p := parser{st: &FullState{Values: make([]Value, 0, 48)}, seen: make([]bool, len(Keys))}
+	var cur Field // the field being read: its value may go on over the next lines
 	for n := 1; doc != ""; n++ {
 		var line string
 		line, doc, _ = CutLine(doc)
@@ -88,54 +87,90 @@ func Parse(body []byte) (*FullState, error) {
 		if line == "" {
 			continue
 		}
-		k, v, ok := strings.Cut(line, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		k, v, ok := cutField(line)
 		if k != "auth_uid" && MentionsAuthUID(k) {
 			// The card UID under another spelling (AUTH_UID, auth uid, a
 			// full-width underscore, no colon): personal data, never kept.
 			continue
 		}
-		if !ok || !validKey(k) {
+		switch {
+		case ok:
+			p.add(cur)
+			cur = Field{Key: k, Value: v, Line: n}
+		case cur.Key == "":
 			return nil, fmt.Errorf("%w: line %d is not key:value: %s", ErrNotFullState, n, quote(line))
+		default:
+			// The format has no escaping: a value with line breaks (a
+			// display_text of three lines) goes on over lines that are
+			// not key:value. Only the first line must be key:value.
+			cur.Value += "\n" + line
 		}
-		f := Field{Key: k, Value: v, Line: n}
-		uid := MentionsAuthUID(v) // the card UID inside another key's value
-		if uid {
-			f.Value = ""
-		}
-		i, ok := byKey[k]
-		if !ok || Keys[i].ModbusOnly {
-			st.Unknown = append(st.Unknown, f)
-			continue
-		}
-		known++
-		spec := &Keys[i]
-		if spec.Kind == Private {
-			f.Value = "" // not even in a duplicate
-		}
-		if seen[i] {
-			st.Invalid = append(st.Invalid, Invalid{f, "duplicate of " + spec.Key})
-			continue
-		}
-		seen[i] = true
-		if v == "" || spec.Kind == Private {
-			continue
-		}
-		if uid {
-			st.Invalid = append(st.Invalid, Invalid{f, "the value mentions auth_uid (personal data): not exported"})
-			continue
-		}
-		val, err := decode(spec, f)
-		if err != nil {
-			st.Invalid = append(st.Invalid, Invalid{f, err.Error()})
-			continue
-		}
-		st.Values = append(st.Values, val)
 	}
-	if known == 0 {
-		return nil, fmt.Errorf("%w: no known key in %d unknown ones", ErrNotFullState, len(st.Unknown))
+	p.add(cur)
+	if p.known == 0 {
+		return nil, fmt.Errorf("%w: no known key in %d unknown ones", ErrNotFullState, len(p.st.Unknown))
 	}
-	return st, nil
+	return p.st, nil
+}
+
+// parser is the state of one Parse: the fields read so far.
+type parser struct {
+	st    *FullState
+	seen  []bool // by index in Keys
+	known int    // lines of known keys
+}
+
+// add files one field (none when f.Key is empty) under Values, Unknown or Invalid.
+func (p *parser) add(f Field) {
+	if f.Key == "" {
+		return
+	}
+	st, v := p.st, f.Value
+	uid := MentionsAuthUID(v) // the card UID inside another key's value
+	if uid {
+		f.Value = ""
+	}
+	i, ok := byKey[f.Key]
+	if !ok || Keys[i].ModbusOnly {
+		st.Unknown = append(st.Unknown, f)
+		return
+	}
+	p.known++
+	spec := &Keys[i]
+	if spec.Kind == Private {
+		f.Value = "" // not even in a duplicate
+	}
+	if p.seen[i] {
+		st.Invalid = append(st.Invalid, Invalid{f, "duplicate of " + spec.Key})
+		return
+	}
+	p.seen[i] = true
+	if v == "" || spec.Kind == Private {
+		return
+	}
+	if uid {
+		st.Invalid = append(st.Invalid, Invalid{f, "the value mentions auth_uid (personal data): not exported"})
+		return
+	}
+	val, err := decode(spec, f)
+	if err != nil {
+		st.Invalid = append(st.Invalid, Invalid{f, err.Error()})
+		return
+	}
+	st.Values = append(st.Values, val)
+}
+
+// UnknownStates counts the state-set values in st that are none of their
+// key's documented states (newer firmware, a localized UI): each is exported
+// as one more state, which no alert selects.
+func (st *FullState) UnknownStates() int {
+	n := 0
+	for i := range st.Values {
+		if v := &st.Values[i]; v.Spec.Kind == StateSet && !slices.Contains(v.Spec.States, v.Field.Value) {
+			n++
+		}
+	}
+	return n
 }
 
 // sniff rejects bodies that are plainly something else, with a message an
@@ -157,11 +192,24 @@ func sniff(body []byte) error {
 
 func decode(spec *KeySpec, f Field) (Value, error) {
 	val := Value{Spec: spec, Field: f}
+	if n := strings.Count(f.Value, "\n"); n > 0 {
+		return val, fmt.Errorf("the value goes on over %d more lines", n)
+	}
 	if (spec.Kind == StateSet || spec.Kind == Info) && len(f.Value) > maxLabelValue {
 		return val, fmt.Errorf("value longer than %d bytes", maxLabelValue)
 	}
 	switch spec.Kind {
 	case StateSet:
+		// Alerts select the documented spelling: "Charging" (the OCPP
+		// specification's) is the state "charging".
+		if !slices.Contains(spec.States, f.Value) {
+			for _, s := range spec.States {
+				if strings.EqualFold(s, f.Value) {
+					val.Field.Value = s
+					break
+				}
+			}
+		}
 		if spec.NumberMetric != "" {
 			if x, err := parseNumber(f.Value); err == nil {
 				val.Numbers = []Reading{{0, x}}
@@ -181,7 +229,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 		if err != nil {
 			return val, err
 		}
-		if x != noValue {
+		if x != noValue && (x != 0 || !spec.ZeroIsNoValue) {
 			val.Numbers = []Reading{{0, spec.Unit.ToBase(x)}}
 		}
 	case List:
@@ -224,6 +272,14 @@ func parseNumber(s string) (float64, error) {
 		return 0, fmt.Errorf("not a number: %s", quote(s))
 	}
 	return x, nil
+}
+
+// cutField splits a line into key and value at its first colon; ok is false
+// when the line is not key:value (no colon, or no identifier before it).
+func cutField(line string) (k, v string, ok bool) {
+	k, v, ok = strings.Cut(line, ":")
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	return k, v, ok && validKey(k)
 }
 
 // validKey accepts the identifiers controllers use as keys.

@@ -82,6 +82,16 @@ func TestParse(t *testing.T) {
 			invalid: []string{"cp_model: value longer than 128 bytes"}},
 		{name: "overlong error code", body: "power_w:1\nerrors:a;" + strings.Repeat("x", 129), want: []string{"power_w=1 → 1"},
 			invalid: []string{"errors: error code longer than 128 bytes"}},
+		{name: "a display_text over three lines", body: "conn_state:no_vehicle_connected\ndisplay_text:Willkommen\nBitte Karte\n<url>http://x</url>\npower_w:1",
+			want: []string{"conn_state=no_vehicle_connected", "power_w=1 → 1"}},
+		{name: "a multi-line value of an exported key is not exported", body: "cp_model:AMTRON\nXtra\npower_w:1\nmeter_wh:5\n7",
+			want: []string{"power_w=1 → 1"}, invalid: []string{"cp_model: the value goes on over 1 more lines", "meter_wh: the value goes on over 1 more lines"}},
+		{name: "a line that is not key:value continues the value before it", body: "power_w:1\nthis is not a line\n",
+			invalid: []string{"power_w: the value goes on over 1 more lines"}},
+		{name: "states in another case are the documented state", body: "ocpp_state:Charging\nslave_state:SuspendedEVSE\ntype2_state:C\nrcd_state:OKAY",
+			want: []string{"ocpp_state=charging", "slave_state=suspendedevse", "type2_state=c", "rcd_state=okay"}},
+		{name: "a lone zero on the energy meter is no reading", body: "meter_wh:0\npower_w:0\ncon_cycles_type2:0",
+			want: []string{"meter_wh=0", "power_w=0 → 0", "con_cycles_type2=0 → 0"}},
 		{name: "private keys never become values", body: "auth_uid:046e453af012ca3\ndisplay_text:<x>\npower_w:1",
 			want: []string{"power_w=1 → 1"}},
 	}
@@ -120,6 +130,24 @@ func codes(n int) string {
 	return strings.Join(c, ";")
 }
 
+func TestUnknownStates(t *testing.T) {
+	for body, want := range map[string]int{
+		"ocpp_state:charging\nconn_state:no_vehicle_connected": 0,
+		"ocpp_state:Charging\ntype2_state:B":                   0,
+		"ocpp_state:Störung\ntype2_state:b":                    1,
+		"ocpp_state:Störung\nconn_state:Fahrzeug_verbunden":    2,
+		"ocpp_state:\npower_w:1":                               0,
+	} {
+		st, err := Parse([]byte(body))
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if got := st.UnknownStates(); got != want {
+			t.Errorf("%q: UnknownStates() = %d, want %d", body, got, want)
+		}
+	}
+}
+
 func TestParseRejectsWhatIsNotADocument(t *testing.T) {
 	tests := []struct{ name, body, msg string }{
 		{"empty", "", "empty body"},
@@ -129,7 +157,6 @@ func TestParseRejectsWhatIsNotADocument(t *testing.T) {
 		{"binary", "\x00\x01\x02conn_state:x", "binary"},
 		{"invalid UTF-8", "conn_state:\xff\xfe", "binary"},
 		{"plain text error", "REST interface disabled", `line 1 is not key:value: "REST interface disabled"`},
-		{"garbage line inside", "power_w:1\nthis is not a line\n", "line 2 is not key:value"},
 		{"bad key", "power w:1", "line 1 is not key:value"},
 		{"only unknown keys", "error:REST disabled\nstatus:off", "no known key in 2 unknown ones"},
 	}

@@ -63,6 +63,8 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(float64(len(r.State.Invalid)))
 		case famUnknown:
 			w.sample(float64(len(r.State.Unknown)))
+		case famUnknownStates:
+			w.sample(float64(r.State.UnknownStates()))
 		case famErrorCount:
 			if v := byRow[errorsRow]; v != nil {
 				w.sample(float64(len(v.Codes)))
@@ -111,6 +113,7 @@ const (
 	famDuration
 	famParseErrors
 	famUnknown
+	famUnknownStates
 	famErrorCount
 	famSources
 )
@@ -150,6 +153,7 @@ func init() {
 	add("scrape_duration_seconds", "Seconds this probe took to read the controller (full_state fetched and parsed, or the Modbus registers read); a probe that shared a concurrent probe's request counts its own wait.", "gauge", famDuration)
 	add("parse_errors", "Values in this document that could not be parsed.", "gauge", famParseErrors)
 	add("unknown_keys", "Keys in this document that the exporter does not know.", "gauge", famUnknown)
+	add("unknown_states", unknownStatesHelp, "gauge", famUnknownStates)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
 	add("source_up", sourceUpHelp, "gauge", famSources)
 	for i, im := range InfoMetrics {

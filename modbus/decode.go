@@ -145,6 +145,14 @@ func Decode(set Set, im *Image) *collector.FullState {
 		byKey[spec.Key] = len(st.Values)
 		st.Values = append(st.Values, v)
 	}
+	for i := range st.Values {
+		// A meter that reads 0 is no reading, as in full_state (see
+		// collector.KeySpec.ZeroIsNoValue); the sum of 5.12's phase
+		// registers too.
+		if v := &st.Values[i]; v.Spec.ZeroIsNoValue && len(v.Numbers) == 1 && v.Numbers[0].Value == 0 {
+			v.Numbers = nil
+		}
+	}
 	if _, ok := im.words(100, 1); ok {
 		st.Values = append(st.Values, collector.Value{Spec: specRegisterSet, Field: collector.Field{Key: specRegisterSet.Key, Value: set.String(), Line: 100}})
 	}

@@ -204,6 +204,18 @@ func TestDecodeEveryKind(t *testing.T) {
 	if _, ok := v["voltage_v"]; ok {
 		t.Error("voltages on 5.12")
 	}
+
+	// A meter that reads 0 (not read yet after a reboot) is no reading, on
+	// both register sets: a lone 0 would count the whole meter again.
+	u32(regs512, 200, 0)
+	u32(regs512, 204, 0)
+	v = values(Decode(Set512, image(regs512, Set512, Base, Optional)))
+	check("meter_wh")
+	check("power_w", 2300)
+	u32(regs, 218, 0)
+	v = values(Decode(Set522, image(regs, Set522, Base, DLM, Optional)))
+	check("meter_wh")
+	check("transaction_wh", 5000*3600)
 }
 
 func TestSetOf(t *testing.T) {
