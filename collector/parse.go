@@ -87,7 +87,7 @@ func Parse(body []byte) (*FullState, error) {
 		if line == "" {
 			continue
 		}
-		k, v, ok := cutField(line)
+		k, v, ok := CutField(line)
 		if k != "auth_uid" && MentionsAuthUID(k) {
 			// The card UID under another spelling (AUTH_UID, auth uid, a
 			// full-width underscore, no colon): personal data, never kept.
@@ -274,9 +274,9 @@ func parseNumber(s string) (float64, error) {
 	return x, nil
 }
 
-// cutField splits a line into key and value at its first colon; ok is false
+// CutField splits a line into key and value at its first colon; ok is false
 // when the line is not key:value (no colon, or no identifier before it).
-func cutField(line string) (k, v string, ok bool) {
+func CutField(line string) (k, v string, ok bool) {
 	k, v, ok = strings.Cut(line, ":")
 	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 	return k, v, ok && validKey(k)

@@ -120,10 +120,12 @@ func redactUID(line string) string {
 
 // notExported says why a line of a document became no metric.
 func notExported(line string) string {
-	k, v, ok := strings.Cut(line, ":")
-	switch spec, known := collector.Lookup(strings.TrimSpace(k)); {
-	case !ok || strings.TrimSpace(line) == "":
+	k, v, ok := collector.CutField(strings.TrimSpace(line))
+	switch spec, known := collector.Lookup(k); {
+	case strings.TrimSpace(line) == "":
 		return ""
+	case !ok:
+		return "→ goes on with the value above (a value over several lines)"
 	case known && spec.Kind == collector.Private:
 		return "→ not exported: personal data or free text"
 	case strings.TrimSpace(v) == "":

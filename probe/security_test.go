@@ -281,13 +281,17 @@ targets:
 // all their labels, or why it became none.
 func TestDebugViewLines(t *testing.T) {
 	ctl := controller(t, []byte("conn_state:no_vehicle_connected\nslave_state:\nauth_uid:04AABBCC\n"+
-		"con_cycles_type2:1234\nerrors:no_errors\ntype2_proximity:32\nmcb_type2_state:okay\ndisplay_text:hello\n"))
+		"con_cycles_type2:1234\nerrors:no_errors\ntype2_proximity:32\nmcb_type2_state:okay\ndisplay_text:hello\nBitte Karte\nvorhalten\npower_w:1\n"))
 	h, _ := newHandler(t, "")
 	_, out := probe(t, h, "target="+ctl.URL+"&debug=true", nil)
 	for _, want := range []string{
 		"slave_state:                                  → empty value: nothing to export\n",
 		"auth_uid:<redacted>                           → not exported: personal data or free text\n",
 		"display_text:hello                            → not exported: personal data or free text\n",
+		"Bitte Karte                                   → goes on with the value above (a value over several lines)\n",
+		"vorhalten                                     → goes on with the value above (a value over several lines)\n",
+		"power_w:1                                     → bender_cc_power_watts = 1\n",
+		"\nbender_cc_up 1\n",
 		`→ bender_cc_contactor_cycles_total{connector="type2"} = 1234` + "\n",
 		"errors:no_errors                              → bender_cc_errors = 0\n",
 		`→ bender_cc_type2_proximity_state{state="32"} = 1, bender_cc_cable_current_limit_amperes = 32` + "\n",
