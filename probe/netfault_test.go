@@ -166,11 +166,11 @@ var netFaults = []netFault{
 		modbus: outcome{ResultModbusBadFrame, 1, "cut off after 5 bytes", "fails at once: reply cut off after 5 bytes"}},
 	{name: "VPN down, on a new connection", fresh: true,
 		toxics: func(string) []toxic { return both("timeout", map[string]any{"timeout": 0}) },
-		rest:   outcome{ResultTimeout, 1, "no answer within 1.5s", "gives up at the probe's timeout, closes the connection"},
+		rest:   outcome{ResultTimeout, 1, "no answer within 1s", "gives up at the probe's timeout, closes the connection"},
 		modbus: outcome{ResultTimeout, 1, "no Modbus reply", "gives up at the probe's timeout, closes the connection"}},
 	{name: "VPN down, on the idle kept connection",
 		toxics: func(string) []toxic { return both("timeout", map[string]any{"timeout": 0}) },
-		rest:   outcome{ResultTimeout, 1, "no answer within 1.5s", "leaves the kept connection at half the timeout, asks on a new one, which gets no answer either; gives up at the timeout"},
+		rest:   outcome{ResultTimeout, 1, "no answer within 1s", "leaves the kept connection at half the timeout, asks on a new one, which gets no answer either; gives up at the timeout"},
 		modbus: outcome{ResultTimeout, 1, "no Modbus reply", "keeps no connection: as on a new one"}},
 	{name: "NAT forgets the idle kept connection", forget: true,
 		toxics: func(string) []toxic { return both("nat_forget", nil) },
@@ -235,7 +235,7 @@ func runNetFault(t *testing.T, h *Handler, f netFault, source, module, upstream 
 	}
 	scrape := f.scrape
 	if scrape == 0 {
-		scrape = 2
+		scrape = 1.5
 	}
 	header := http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {fmt.Sprint(scrape)}}
 	client := h.Config.Get().Client(module)
@@ -295,11 +295,11 @@ func runNetFault(t *testing.T, h *Handler, f netFault, source, module, upstream 
 // settleResources closes the client's idle connections and waits for the
 // goroutines and file descriptors of closed connections to go: until they
 // are down to g0 and fd0 (a leak does not go) or 10 s have passed. With g0
-// 0 (the baseline), it waits a quarter of a second.
+// 0 (the baseline), it waits 0.1 s.
 func settleResources(t *testing.T, client *http.Client, g0, fd0 int) (int, int) {
 	deadline := time.Now().Add(10 * time.Second)
 	if g0 == 0 {
-		deadline = time.Now().Add(250 * time.Millisecond)
+		deadline = time.Now().Add(100 * time.Millisecond)
 	}
 	for {
 		client.CloseIdleConnections()
