@@ -69,10 +69,15 @@ func (g *staleGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
+			// Called again when the transport retries by itself, on
+			// another connection: the wait is that connection's.
+			mu.Lock()
+			defer mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
 			if info.Reused {
-				mu.Lock()
 				timer = time.AfterFunc(wait, func() { cancel(errStale) })
-				mu.Unlock()
 			}
 		},
 		GotFirstResponseByte: stop,
@@ -89,7 +94,9 @@ func (g *staleGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	// The dead connection is closed (its request was cancelled); the
-	// transport dials a new one unless another is idle.
+	// transport dials a new one unless another is idle. (Over HTTP/2 a
+	// cancelled request leaves its connection open: there the transport's
+	// ping, after a minute without frames, finds it dead.)
 	return g.next.RoundTrip(req)
 }
 
