@@ -93,14 +93,17 @@ $(ALERTMANAGER)/alertmanager:
 	mv .build/tmp/alertmanager/amtool $(ALERTMANAGER)/amtool
 	mv .build/tmp/alertmanager/alertmanager $@
 
-## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static)
+## cross: collector, probe and config tests on 32-bit x86 (natively) and on arm64 and armv7 (qemu-user-static);
+## not the network-fault matrix (timed faults of the network, 19 s a platform, nothing in it depends on the
+## architecture; the stale-connection guard it relies on is tested in ./config)
 CROSS_PKGS := ./collector ./probe ./config
+CROSS_SKIP := -skip '^TestNetworkFaults$$'
 cross:
-	CGO_ENABLED=0 GOARCH=386 $(GO) test -count=1 $(CROSS_PKGS)
+	CGO_ENABLED=0 GOARCH=386 $(GO) test -count=1 $(CROSS_SKIP) $(CROSS_PKGS)
 	@command -v qemu-aarch64-static >/dev/null && command -v qemu-arm-static >/dev/null || \
 	  { echo "qemu-user-static is needed for the ARM tests (apt-get install qemu-user-static)"; exit 1; }
-	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(CROSS_PKGS)
-	CGO_ENABLED=0 GOARCH=arm GOARM=7 $(GO) test -count=1 -exec qemu-arm-static $(CROSS_PKGS)
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 $(CROSS_SKIP) -exec qemu-aarch64-static $(CROSS_PKGS)
+	CGO_ENABLED=0 GOARCH=arm GOARM=7 $(GO) test -count=1 $(CROSS_SKIP) -exec qemu-arm-static $(CROSS_PKGS)
 
 ## chart-check: helm lint --strict and helm template (default values, every option on), the manifests checked
 ## strictly against the Kubernetes and Prometheus Operator API types (charts/validate), the rendered config checked

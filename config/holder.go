@@ -155,7 +155,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("module %q: http_client_config: %w", name, err)
 		}
-		client.Transport = cc.roundTripper(client.Transport)
+		client.Transport = &staleGuard{next: cc.roundTripper(client.Transport), timeout: time.Duration(m.Timeout)}
 		snap.caps[name] = cc
 		policy.guard(client, name, ownAuth(&m.HTTPClientConfig))
 		snap.clients[name] = client

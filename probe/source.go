@@ -23,6 +23,7 @@ import (
 // caller waits (see flights).
 func read(ctx context.Context, req *request) collector.Result {
 	m := req.module
+	ctx = config.WithProbeTimeout(ctx, req.timeout)
 	if req.modbus == nil {
 		return collector.Probe(ctx, req.client, req.base, m.Credentials())
 	}

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestStaleConnectionRetried: a kept connection that gives no answer (its
+// peer gone without a word) costs half the probe's timeout, not the probe:
+// the request is asked again on a new connection. A new connection that is
+// slow to answer is waited for.
+func TestStaleConnectionRetried(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		seen  = map[string]int{} // requests per connection
+		conns atomic.Int64
+		slow  atomic.Bool
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.RemoteAddr]++
+		n := seen[r.RemoteAddr]
+		mu.Unlock()
+		if n > 1 { // a kept connection: as dead as one a NAT forgot
+			<-r.Context().Done()
+			return
+		}
+		if slow.Load() {
+			time.Sleep(700 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	h := NewHolder("", "test", nil)
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	client := h.Get().Client(DefaultModule)
+	get := func() (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), time.Second), 3*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return time.Since(start), err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		_, err = io.ReadAll(resp.Body)
+		return time.Since(start), err
+	}
+	slow.Store(true) // longer than half the timeout, on a new connection
+	if took, err := get(); err != nil {
+		t.Fatalf("first request (new connection, %s): %v", took, err)
+	}
+	slow.Store(false)
+	took, err := get()
+	if err != nil {
+		t.Fatalf("second request, first on the kept connection (%s): %v", took, err)
+	}
+	if took > 2500*time.Millisecond {
+		t.Errorf("second request took %s, want about half the probe's timeout (0.5 s)", took)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (the kept one, then a new one)", n)
+	}
+}
+
+// TestStaleWaitPerConnection: when the transport itself retries on a new
+// connection (the kept one was closed as the request went out), the wait
+// is the new connection's: a slow answer there is not given up, and no
+// third connection is made.
+func TestStaleWaitPerConnection(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		seen  = map[string]int{}
+		conns atomic.Int64
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.RemoteAddr]++
+		n, first := seen[r.RemoteAddr], len(seen) == 1
+		mu.Unlock()
+		switch {
+		case n > 1: // the kept connection, closed without an answer
+			c, _, _ := w.(http.Hijacker).Hijack()
+			_ = c.Close()
+			return
+		case !first: // the transport's new connection: slower than the wait
+			time.Sleep(700 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	h := NewHolder("", "test", nil)
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	client := h.Get().Client(DefaultModule)
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), time.Second), 3*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		cancel()
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (the kept one, then the transport's new one)", n)
+	}
+}
