@@ -291,13 +291,14 @@ func closeAll(conns []net.Conn) {
 }
 
 // anyClosedByServer reports whether the other end closed one of the
-// connections within d (the oldest, first, is the one it should close).
+// connections within d.
 func anyClosedByServer(conns []net.Conn, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for _, c := range conns {
-		_ = c.SetReadDeadline(deadline)
-		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return true
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		for _, c := range conns {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return true
+			}
 		}
 	}
 	return false
