@@ -31,8 +31,13 @@ type connLimit struct {
 }
 
 // slowAfter is how long a new connection may take to send its request
-// before it counts as slow (Prometheus sends it at once).
-const slowAfter = time.Second
+// before it counts as slow (Prometheus sends it at once). Past the bound a
+// newcomer is refused while every slot is younger than that, so clients
+// that connect faster than max/slowAfter a second and send nothing lock out
+// everyone else: at 1 s, 2,000 clients reconnecting each second against a
+// bound of 512 cost Prometheus 30% of its scrapes (docs/security.md); at
+// 100 ms they would need 5,120 connections a second.
+const slowAfter = 100 * time.Millisecond
 
 type connEntry struct {
 	c     net.Conn
@@ -53,7 +58,7 @@ func newConnLimit(max int, reg prometheus.Registerer) *connLimit {
 	})
 	l.closed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bender_cc_exporter_http_connections_shed_total",
-		Help: "Connections the exporter closed at --web.max-connections, by reason: idle (the one idle longest, to make room), slow (no request after 1s), refused (the new one: all others busy).",
+		Help: "Connections the exporter closed at --web.max-connections, by reason: idle (the one idle longest, to make room), slow (no request after 100ms), refused (the new one: all others busy).",
 	}, []string{"reason"})
 	for _, r := range []string{"idle", "slow", "refused"} {
 		l.closed.WithLabelValues(r)
