@@ -24,19 +24,6 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
-// envInt reads a number from the environment, def when unset.
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, v, err)
-	}
-	return n
-}
-
 // TestIdleExporterChild is the exporter that startChild runs as a child
 // process, with a file descriptor limit of its own.
 func TestIdleExporterChild(t *testing.T) {
@@ -44,7 +31,7 @@ func TestIdleExporterChild(t *testing.T) {
 	if addr == "" {
 		t.Skip("only run by startChild")
 	}
-	if n := envInt(t, "BENDER_CC_IDLE_NOFILE", 0); n > 0 {
+	if n := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 0); n > 0 {
 		var lim syscall.Rlimit
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			t.Fatal(err)
@@ -161,8 +148,8 @@ func startChild(t *testing.T, c child) (string, *exec.Cmd, *testenv.LogBuffer) {
 // scale it up (the timeout must outlast opening the connections, or they
 // never pile up).
 func TestIdleConnections(t *testing.T) {
-	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
-	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
+	conns := testenv.Int(t, "BENDER_CC_IDLE_CONNS", 300)
+	nofile := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 128)
 	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
 	// No connection bound here: the idle timeout alone must clean up.
 	addr, cmd, stderr := startChild(t, child{conns: conns, nofile: nofile, idle: idle})
@@ -225,9 +212,9 @@ func TestIdleConnections(t *testing.T) {
 func TestIdleConnectionsBounded(t *testing.T) {
 	// BENDER_CC_IDLE_CONNS, _NOFILE and _MAX_CONNS scale it up (19,000
 	// connections against 10,000 descriptors in docs/security.md).
-	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 1000)
-	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
-	maxConns := envInt(t, "BENDER_CC_IDLE_MAX_CONNS", 64)
+	conns := testenv.Int(t, "BENDER_CC_IDLE_CONNS", 1000)
+	nofile := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 128)
+	maxConns := testenv.Int(t, "BENDER_CC_IDLE_MAX_CONNS", 64)
 	addr, cmd, stderr := startChild(t, child{conns: conns, nofile: nofile, idle: "10m", maxConns: maxConns})
 	http.DefaultClient.CloseIdleConnections()
 

@@ -31,20 +31,6 @@ const (
 	abuseHash     = "$2a$10$GVMe2jlRn8XHNl8lPSOKMemHZprM99C.emRKvVfZVV/vhjH4htiKq"
 )
 
-// abuseEnv reads a knob of TestAbuseOfExporterPort, def when unset.
-func abuseEnv(t *testing.T, name string, def int) int {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, v, err)
-	}
-	return n
-}
-
 // abusedExporter is one exporter under attack and what was seen of it.
 type abusedExporter struct {
 	name, addr string
@@ -74,10 +60,10 @@ type abusedExporter struct {
 // loses scrapes (docs/security.md).
 func TestAbuseOfExporterPort(t *testing.T) {
 	prom := testenv.Tool(t, "prometheus")
-	seconds := abuseEnv(t, "BENDER_CC_ABUSE_SECONDS", 20)
-	clients := abuseEnv(t, "BENDER_CC_ABUSE_CLIENTS", 2000)
-	floodRate := abuseEnv(t, "BENDER_CC_ABUSE_FLOOD_RATE", 500)
-	nofile := abuseEnv(t, "BENDER_CC_ABUSE_NOFILE", 1024)
+	seconds := testenv.Int(t, "BENDER_CC_ABUSE_SECONDS", 20)
+	clients := testenv.Int(t, "BENDER_CC_ABUSE_CLIENTS", 2000)
+	floodRate := testenv.Int(t, "BENDER_CC_ABUSE_FLOOD_RATE", 500)
+	nofile := testenv.Int(t, "BENDER_CC_ABUSE_NOFILE", 1024)
 	flags := []string{"--probe.max-in-flight=256"}
 	bound := true // the default one, --probe.max-in-flight + 256
 	const defaultBound = 512
