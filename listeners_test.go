@@ -27,18 +27,11 @@ import (
 	"time"
 
 	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
+	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
 // listenerBound is the --web.max-connections of the listener tests.
 const listenerBound = 8
-
-// scrapeHash is a bcrypt hash (cost 10, as htpasswd -B makes) of
-// scrapePassword, for basic_auth_users.
-const (
-	scrapeUser     = "prometheus"
-	scrapePassword = "scrape-s3cret"
-	scrapeHash     = "$2a$10$GVMe2jlRn8XHNl8lPSOKMemHZprM99C.emRKvVfZVV/vhjH4htiKq"
-)
 
 // TestListenersBounded: the connection bound holds on every kind of
 // listener the exporter serves, and each still works: two
@@ -74,20 +67,19 @@ func TestListenersBounded(t *testing.T) {
 	})
 
 	t.Run("basic auth", func(t *testing.T) {
-		cfg := webConfig(t, fmt.Sprintf("basic_auth_users: {%s: %q}\n", scrapeUser, scrapeHash))
+		cfg := webConfig(t, fmt.Sprintf("basic_auth_users: {%s: %q}\n", testenv.BasicAuthUser, testenv.BasicAuthHash))
+		e := endpoint{auth: basicAuth(testenv.BasicAuthUser, testenv.BasicAuthPassword)}
 		addr, cmd := startListenerChild(t, child{
-			args: []string{"--web.config.file=" + cfg},
-			ready: func(addr string) error {
-				return endpoint{addr: addr, auth: basicAuth(scrapeUser, scrapePassword)}.healthy()
-			},
+			args:  []string{"--web.config.file=" + cfg},
+			ready: func(addr string) error { return e.at(addr).healthy() },
 		})
-		e := endpoint{addr: addr, auth: basicAuth(scrapeUser, scrapePassword)}
+		e.addr = addr
 		for _, c := range []struct {
 			e    endpoint
 			want int
 		}{
 			{endpoint{addr: addr}, http.StatusUnauthorized},
-			{endpoint{addr: addr, auth: basicAuth(scrapeUser, "wrong")}, http.StatusUnauthorized},
+			{endpoint{addr: addr, auth: basicAuth(testenv.BasicAuthUser, "wrong")}, http.StatusUnauthorized},
 			{e, http.StatusOK},
 		} {
 			if code, err := c.e.get("/metrics"); code != c.want {

@@ -23,14 +23,6 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
-// The basic auth of the exporter under attack: a bcrypt hash (cost 10, as
-// htpasswd -B makes) of abusePassword.
-const (
-	abuseUser     = "prometheus"
-	abusePassword = "scrape-s3cret"
-	abuseHash     = "$2a$10$GVMe2jlRn8XHNl8lPSOKMemHZprM99C.emRKvVfZVV/vhjH4htiKq"
-)
-
 // abusedExporter is one exporter under attack and what was seen of it.
 type abusedExporter struct {
 	name, addr string
@@ -64,7 +56,9 @@ func TestAbuseOfExporterPort(t *testing.T) {
 	clients := testenv.Int(t, "BENDER_CC_ABUSE_CLIENTS", 2000)
 	floodRate := testenv.Int(t, "BENDER_CC_ABUSE_FLOOD_RATE", 500)
 	nofile := testenv.Int(t, "BENDER_CC_ABUSE_NOFILE", 1024)
-	flags := []string{"--probe.max-in-flight=256"}
+	// The probes get 0.8 s of the 1 s scrape timeout: the simulated
+	// controller shares this process's CPUs with the attack.
+	flags := []string{"--probe.max-in-flight=256", "--timeout-offset=0.2s"}
 	bound := true // the default one, --probe.max-in-flight + 256
 	const defaultBound = 512
 	if m := os.Getenv("BENDER_CC_ABUSE_MAX_CONNS"); m != "" {
@@ -85,7 +79,7 @@ func TestAbuseOfExporterPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	webCfg := filepath.Join(dir, "web.yml")
-	if err := os.WriteFile(webCfg, []byte(fmt.Sprintf("basic_auth_users: {%s: %q}\n", abuseUser, abuseHash)), 0o600); err != nil {
+	if err := os.WriteFile(webCfg, []byte(fmt.Sprintf("basic_auth_users: {%s: %q}\n", testenv.BasicAuthUser, testenv.BasicAuthHash)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	bin := buildExporter(t)
@@ -97,7 +91,9 @@ func TestAbuseOfExporterPort(t *testing.T) {
 		if auth {
 			e.name = "basic_auth"
 			args = append(args, "--web.config.file="+webCfg)
-			ready = func(addr string) string { return "http://" + abuseUser + ":" + abusePassword + "@" + addr + "/-/ready" }
+			ready = func(addr string) string {
+				return "http://" + testenv.BasicAuthUser + ":" + testenv.BasicAuthPassword + "@" + addr + "/-/ready"
+			}
 		}
 		// Both limits: Go raises the soft one to the hard one at start.
 		addr, proc := serveProcReady(t, "sh", ready, func(addr string) []string {
@@ -225,7 +221,7 @@ func abusePromConfig(t *testing.T, dir, controller string, exporters []*abusedEx
 		self := map[string]any{"job_name": "exporter_" + e.name, "static_configs": []map[string]any{{"targets": []string{e.addr}}}}
 		if e.auth {
 			for _, job := range []map[string]any{probe, self} {
-				job["basic_auth"] = map[string]any{"username": abuseUser, "password": abusePassword}
+				job["basic_auth"] = map[string]any{"username": testenv.BasicAuthUser, "password": testenv.BasicAuthPassword}
 			}
 		}
 		jobs = append(jobs, probe, self)
@@ -302,7 +298,7 @@ func floodRefused(ctx context.Context, wg *sync.WaitGroup, e *abusedExporter, ra
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/probe?target=192.0.2.%d", e.addr, (w*workers+i)%250+1), nil)
 				if e.auth {
-					req.SetBasicAuth(abuseUser, abusePassword)
+					req.SetBasicAuth(testenv.BasicAuthUser, testenv.BasicAuthPassword)
 				}
 				counts.sent.Add(1)
 				resp, err := client.Do(req)

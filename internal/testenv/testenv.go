@@ -80,3 +80,12 @@ func Int(t testing.TB, name string, def int) int {
 	}
 	return n
 }
+
+// Basic-auth credentials of the exporters the tests run behind
+// basic_auth_users: BasicAuthHash is a bcrypt hash (cost 10, as htpasswd -B
+// makes) of BasicAuthPassword.
+const (
+	BasicAuthUser     = "prometheus"
+	BasicAuthPassword = "scrape-s3cret"
+	BasicAuthHash     = "$2a$10$GVMe2jlRn8XHNl8lPSOKMemHZprM99C.emRKvVfZVV/vhjH4htiKq"
+)
