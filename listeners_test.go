@@ -129,8 +129,8 @@ func startListenerChild(t *testing.T, c child) (string, *exec.Cmd) {
 //     answers), a newcomer is closed at once: no answer, and no wait.
 //  2. With every slot idle (keep-alive after one request), a newcomer gets
 //     its answer and one idle connection is closed to make room.
-//  3. With every slot silent (connected, TLS handshake done, no request)
-//     for more than a second, the same.
+//  3. With every slot silent (connected, TLS handshake done, no request),
+//     the same.
 //
 // Without the bound on that listener the newcomer of 1 gets its answer and
 // none of 2 or 3 is closed.
@@ -179,8 +179,9 @@ func checkBound(t *testing.T, pid int, hold, newcomer endpoint) {
 		{"silent", func(int, net.Conn) error { return nil }},
 	} {
 		held := hold.open(t, listenerBound, phase.fill)
-		if phase.name == "silent" {
-			time.Sleep(slowAfter + 200*time.Millisecond)
+		// Connected is not accepted yet: wait until the exporter has them all.
+		for deadline := time.Now().Add(10 * time.Second); fdCount(t, pid) < base+listenerBound && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
 		}
 		if code, err := newcomer.get("/-/healthy"); code != http.StatusOK {
 			t.Errorf("%s: a connection beside %d %s ones: %d %v", phase.name, listenerBound, phase.name, code, err)
