@@ -49,13 +49,15 @@ type abusedExporter struct {
 // (requests a second per exporter, 500), _NOFILE (1024) and _MAX_CONNS
 // (--web.max-connections; unset: the default) change it;
 // BENDER_CC_ABUSE_MAX_CONNS=0 is the exporter without the bound, which
-// loses scrapes (docs/security.md).
+// loses scrapes (docs/security.md). BENDER_CC_ABUSE_WRONG_PASSWORDS=1 makes
+// the flood on the basic-auth exporter guess a new password each time.
 func TestAbuseOfExporterPort(t *testing.T) {
 	prom := testenv.Tool(t, "prometheus")
 	seconds := testenv.Int(t, "BENDER_CC_ABUSE_SECONDS", 20)
 	clients := testenv.Int(t, "BENDER_CC_ABUSE_CLIENTS", 2000)
 	floodRate := testenv.Int(t, "BENDER_CC_ABUSE_FLOOD_RATE", 500)
 	nofile := testenv.Int(t, "BENDER_CC_ABUSE_NOFILE", 1024)
+	wrongPasswords := testenv.Int(t, "BENDER_CC_ABUSE_WRONG_PASSWORDS", 0) == 1
 	// The probes get 0.8 s of the 1 s scrape timeout: the simulated
 	// controller shares this process's CPUs with the attack.
 	flags := []string{"--probe.max-in-flight=256", "--timeout-offset=0.2s"}
@@ -122,7 +124,7 @@ func TestAbuseOfExporterPort(t *testing.T) {
 	var slow, flood abuseCounts
 	for _, e := range exporters {
 		slowClients(ctx, &wg, e.addr, clients, &slow)
-		floodRefused(ctx, &wg, e, floodRate, &flood)
+		floodRefused(ctx, &wg, e, floodRate, wrongPasswords, &flood)
 	}
 	wg.Add(1)
 	go func() { // the exporters' resources while under attack
@@ -279,8 +281,9 @@ func slowClients(ctx context.Context, wg *sync.WaitGroup, addr string, n int, co
 
 // floodRefused sends rate requests a second for /probe of targets outside
 // probe.allowed_targets, over 8 keep-alive connections, with the exporter's
-// credentials where it has basic auth, until ctx ends.
-func floodRefused(ctx context.Context, wg *sync.WaitGroup, e *abusedExporter, rate int, counts *abuseCounts) {
+// credentials where it has basic auth (or, with wrong, a password of its
+// own each time), until ctx ends.
+func floodRefused(ctx context.Context, wg *sync.WaitGroup, e *abusedExporter, rate int, wrong bool, counts *abuseCounts) {
 	const workers = 8
 	for w := range workers {
 		wg.Add(1)
@@ -298,7 +301,11 @@ func floodRefused(ctx context.Context, wg *sync.WaitGroup, e *abusedExporter, ra
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/probe?target=192.0.2.%d", e.addr, (w*workers+i)%250+1), nil)
 				if e.auth {
-					req.SetBasicAuth(testenv.BasicAuthUser, testenv.BasicAuthPassword)
+					password := testenv.BasicAuthPassword
+					if wrong {
+						password = fmt.Sprintf("guess-%d-%d", w, i)
+					}
+					req.SetBasicAuth(testenv.BasicAuthUser, password)
 				}
 				counts.sent.Add(1)
 				resp, err := client.Do(req)
