@@ -79,15 +79,8 @@ type child struct {
 // address (a free one unless c.addr is set), the command and its stderr.
 func startChild(t *testing.T, c child) (string, *exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if need := uint64(c.conns + 100); lim.Cur < need {
-		lim.Cur, lim.Max = need, max(lim.Max, need)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Skipf("%d connections need %d file descriptors here: %v", c.conns, need, err)
-		}
+	if err := testenv.RaiseFileLimit(uint64(c.conns + 100)); err != nil {
+		t.Skipf("%d connections need %d file descriptors here: %v", c.conns, c.conns+100, err)
 	}
 	addr, childAddr := c.addr, systemdChild
 	if c.socket == nil {

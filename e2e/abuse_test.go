@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,15 +68,8 @@ func TestAbuseOfExporterPort(t *testing.T) {
 	}
 
 	// This process holds every attacking connection: 2,000 per exporter.
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if need := uint64(2*clients + 500); lim.Cur < need {
-		lim.Cur, lim.Max = need, max(lim.Max, need)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Fatalf("%d attacking connections need %d file descriptors: %v (raise ulimit -n)", 2*clients, need, err)
-		}
+	if err := testenv.RaiseFileLimit(uint64(2*clients + 500)); err != nil {
+		t.Fatalf("%d attacking connections need %d file descriptors: %v (raise ulimit -n)", 2*clients, 2*clients+500, err)
 	}
 
 	sim, err := simulator.NewFleet(simulator.Options{Controllers: 1, Seed: 42, Firmware: "mixed"})
