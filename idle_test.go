@@ -24,64 +24,84 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
-// envInt reads a number from the environment, def when unset.
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, v, err)
-	}
-	return n
-}
-
-// TestIdleExporterChild is the exporter that TestIdleConnections runs as a
-// child process, with a file descriptor limit of its own.
+// TestIdleExporterChild is the exporter that startChild runs as a child
+// process, with a file descriptor limit of its own.
 func TestIdleExporterChild(t *testing.T) {
 	addr := os.Getenv("BENDER_CC_IDLE_CHILD")
 	if addr == "" {
-		t.Skip("only run by TestIdleConnections")
+		t.Skip("only run by startChild")
 	}
-	n := uint64(envInt(t, "BENDER_CC_IDLE_NOFILE", 0))
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
+	if n := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 0); n > 0 {
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+		lim.Cur = uint64(n)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
 	}
-	lim.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
+	args := []string{"--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}
+	if addr != systemdChild {
+		args = append(args, "--web.listen-address="+addr)
 	}
-	args := []string{"--web.listen-address=" + addr, "--web.idle-timeout=" + os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "--log.level=warn"}
 	if m := os.Getenv("BENDER_CC_MAX_CONNS"); m != "" {
 		args = append(args, "--web.max-connections="+m)
+	}
+	if more := os.Getenv("BENDER_CC_CHILD_ARGS"); more != "" {
+		args = append(args, strings.Split(more, "\n")...)
 	}
 	os.Exit(run(args, os.Stderr))
 }
 
-// startIdleChild raises this process's file descriptor limit for conns
-// client connections and starts TestIdleExporterChild: an exporter with
-// nofile descriptors, the idle timeout and --web.max-connections given.
-func startIdleChild(t *testing.T, conns, nofile int, idle string, maxConns int) (string, *exec.Cmd, *testenv.LogBuffer) {
+// systemdChild in BENDER_CC_IDLE_CHILD: no --web.listen-address, the
+// listener comes from socket activation.
+const systemdChild = "systemd"
+
+// child is an exporter that startChild runs.
+type child struct {
+	conns    int      // client connections the test opens: this process's fd limit is raised for them
+	nofile   int      // the child's fd limit (0: this process's)
+	idle     string   // --web.idle-timeout (default 1m)
+	maxConns int      // --web.max-connections
+	args     []string // more flags
+	// socket, when set, is passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID the
+	// child's (systemd socket activation); addr is its address.
+	socket *os.File
+	addr   string
+	// ready is polled with the address until it returns nil (default: GET
+	// /-/healthy answers 200).
+	ready func(addr string) error
+}
+
+// startChild raises this process's file descriptor limit for c.conns client
+// connections and starts TestIdleExporterChild as c says. It returns the
+// address (a free one unless c.addr is set), the command and its stderr.
+func startChild(t *testing.T, c child) (string, *exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
+	if err := testenv.RaiseFileLimit(uint64(c.conns + 100)); err != nil {
+		t.Skipf("%d connections need %d file descriptors here: %v", c.conns, c.conns+100, err)
 	}
-	if need := uint64(conns + 100); lim.Cur < need {
-		lim.Cur, lim.Max = need, max(lim.Max, need)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Skipf("%d connections need %d file descriptors here: %v", conns, need, err)
+	addr, childAddr := c.addr, systemdChild
+	if c.socket == nil {
+		var err error
+		if addr, err = loopback.FreeAddr(); err != nil {
+			t.Fatal(err)
 		}
+		childAddr = addr
 	}
-	addr, err := loopback.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
+	testRun := "-test.run=^TestIdleExporterChild$"
+	cmd := exec.Command(os.Args[0], testRun)
+	if c.socket != nil {
+		// LISTEN_PID must be the exporter's own pid: the shell sets it to its
+		// own, then becomes the exporter.
+		cmd = exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, os.Args[0], testRun)
+		cmd.ExtraFiles = []*os.File{c.socket}
+		cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleExporterChild$")
-	cmd.Env = append(os.Environ(), "BENDER_CC_IDLE_CHILD="+addr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", nofile),
-		"BENDER_CC_IDLE_TIMEOUT="+idle, fmt.Sprintf("BENDER_CC_MAX_CONNS=%d", maxConns))
+	cmd.Env = append(append(os.Environ(), cmd.Env...), "BENDER_CC_IDLE_CHILD="+childAddr, fmt.Sprintf("BENDER_CC_IDLE_NOFILE=%d", c.nofile),
+		"BENDER_CC_IDLE_TIMEOUT="+cmp.Or(c.idle, "1m"), fmt.Sprintf("BENDER_CC_MAX_CONNS=%d", c.maxConns),
+		"BENDER_CC_CHILD_ARGS="+strings.Join(c.args, "\n"))
 	stderr := &testenv.LogBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -90,8 +110,25 @@ func startIdleChild(t *testing.T, conns, nofile int, idle string, maxConns int) 
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	if err := loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
+	ready := c.ready
+	if ready == nil {
+		ready = func(addr string) error {
+			return loopback.WaitReady("http://"+addr+"/-/healthy", exited, 30*time.Second)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := ready(addr)
+		if err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the exporter exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
 	}
 	return addr, cmd, stderr
 }
@@ -104,11 +141,11 @@ func startIdleChild(t *testing.T, conns, nofile int, idle string, maxConns int) 
 // scale it up (the timeout must outlast opening the connections, or they
 // never pile up).
 func TestIdleConnections(t *testing.T) {
-	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 300)
-	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
+	conns := testenv.Int(t, "BENDER_CC_IDLE_CONNS", 300)
+	nofile := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 128)
 	idle := cmp.Or(os.Getenv("BENDER_CC_IDLE_TIMEOUT"), "1s")
 	// No connection bound here: the idle timeout alone must clean up.
-	addr, cmd, stderr := startIdleChild(t, conns, nofile, idle, 0)
+	addr, cmd, stderr := startChild(t, child{conns: conns, nofile: nofile, idle: idle})
 	http.DefaultClient.CloseIdleConnections()
 
 	// Every connection sends one request and then only listens: it must get
@@ -168,28 +205,13 @@ func TestIdleConnections(t *testing.T) {
 func TestIdleConnectionsBounded(t *testing.T) {
 	// BENDER_CC_IDLE_CONNS, _NOFILE and _MAX_CONNS scale it up (19,000
 	// connections against 10,000 descriptors in docs/security.md).
-	conns := envInt(t, "BENDER_CC_IDLE_CONNS", 1000)
-	nofile := envInt(t, "BENDER_CC_IDLE_NOFILE", 128)
-	maxConns := envInt(t, "BENDER_CC_IDLE_MAX_CONNS", 64)
-	addr, cmd, stderr := startIdleChild(t, conns, nofile, "10m", maxConns)
+	conns := testenv.Int(t, "BENDER_CC_IDLE_CONNS", 1000)
+	nofile := testenv.Int(t, "BENDER_CC_IDLE_NOFILE", 128)
+	maxConns := testenv.Int(t, "BENDER_CC_IDLE_MAX_CONNS", 64)
+	addr, cmd, stderr := startChild(t, child{conns: conns, nofile: nofile, idle: "10m", maxConns: maxConns})
 	http.DefaultClient.CloseIdleConnections()
 
-	healthy := func() error {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = c.Close() }()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(c, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\n\r\n"); err != nil {
-			return err
-		}
-		b, err := io.ReadAll(c)
-		if !strings.HasPrefix(string(b), "HTTP/1.1 200 OK") {
-			return fmt.Errorf("answer %q, %v", b, err)
-		}
-		return nil
-	}
+	healthy := endpoint{addr: addr}.healthy
 	var held []net.Conn
 	t.Cleanup(func() {
 		for _, c := range held {

@@ -67,13 +67,20 @@ func serve(t *testing.T, name string, args func(addr string) []string) string {
 // serveProc is serve that also returns the server's process.
 func serveProc(t *testing.T, name string, args func(addr string) []string) (string, *os.Process) {
 	t.Helper()
+	return serveProcReady(t, name, func(addr string) string { return "http://" + addr + "/-/ready" }, args)
+}
+
+// serveProcReady is serveProc that polls ready(addr) (a URL with userinfo
+// for a server behind basic auth).
+func serveProcReady(t *testing.T, name string, ready func(addr string) string, args func(addr string) []string) (string, *os.Process) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		addr, err := loopback.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
 		exited, proc := startProc(t, name, args(addr)...)
-		err = loopback.WaitReady("http://"+addr+"/-/ready", exited, 30*time.Second)
+		err = loopback.WaitReady(ready(addr), exited, 30*time.Second)
 		if err == nil {
 			return addr, proc
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,3 +65,27 @@ func (l *LogBuffer) Reset() {
 	defer l.mu.Unlock()
 	l.b.Reset()
 }
+
+// Int reads a number from the environment (a knob that scales a test up),
+// def when unset.
+func Int(t testing.TB, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
+}
+
+// Basic-auth credentials of the exporters the tests run behind
+// basic_auth_users: BasicAuthHash is a bcrypt hash (cost 10, as htpasswd -B
+// makes) of BasicAuthPassword.
+const (
+	BasicAuthUser     = "prometheus"
+	BasicAuthPassword = "scrape-s3cret"
+	BasicAuthHash     = "$2a$10$GVMe2jlRn8XHNl8lPSOKMemHZprM99C.emRKvVfZVV/vhjH4htiKq"
+)
