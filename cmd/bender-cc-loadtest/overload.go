@@ -1,0 +1,369 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
+)
+
+// An overload run (--overload-rate): three phases of --duration each, as
+// an exporter meets an overload in production. Normal load (--rate); then
+// the overload: more controllers at the same interval (--overload-rate)
+// while a share of them hang (--hang, a VPN down in front of them); then
+// normal load again. Every controller is probed once per --interval, so
+// the overload is more work, not the same controllers more often (which
+// the exporter would answer from one shared request).
+//
+// It fails when the exporter dies (an OOM kill in --cgroup-memory), when
+// /-/healthy, /-/ready or /metrics take more than a second at any time,
+// when a probe takes longer than the scrape timeout, when anything but an
+// answer (200 with bender_cc_up, or 503) or a refused connection comes
+// back during the overload, when RSS, fds or goroutines keep growing
+// through the overload, and when probes are not all right again one
+// interval after it.
+
+// phase of an overload run.
+type phase struct {
+	name        string
+	rate        float64
+	controllers int // the first controllers of the (hash-ordered) targets
+	start, end  time.Duration
+	hang        bool
+}
+
+// health is one poll of an exporter endpoint.
+type health struct {
+	at, took time.Duration
+	path     string
+	err      string
+}
+
+func (o *openLoop) runOverload() error {
+	if o.interval <= 0 {
+		o.interval = 10 * time.Second
+	}
+	if o.scrapeTimeout > o.interval {
+		return fmt.Errorf("the scrape timeout (%s) is longer than the interval (%s); Prometheus refuses that", o.scrapeTimeout, o.interval)
+	}
+	o.controllers = max(o.controllers, int(o.overloadRate*o.interval.Seconds()+0.5))
+	targets, _, hosts, err := o.startFleet()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := writeConfig(cfgPath, 0, true); err != nil {
+		return err
+	}
+	exp, err := startExporter(o.exporter, append([]string{"--config.file=" + cfgPath}, o.extra...))
+	if err != nil {
+		return err
+	}
+	defer exp.stop()
+
+	normal := min(len(targets), int(o.rate*o.interval.Seconds()+0.5))
+	d := o.duration
+	phases := []phase{
+		{"normal", o.rate, normal, 0, d, false},
+		{"overload", o.overloadRate, len(targets), d, 2 * d, true},
+		{"recovery", o.rate, normal, 2 * d, 3 * d, false},
+	}
+	fmt.Printf("overload run: %d controllers on %d hosts, each probed every %s; normal %.0f probes/s (%d controllers), overload %.0f probes/s (%d controllers, %d%% of them hanging: %d of every %d), %s per phase; scrape timeout %s; %d CPUs; exporter %s (pid %d) %s %s\n",
+		len(targets), hosts, o.interval, o.rate, normal, o.overloadRate, len(targets), int(100*o.hang+0.5), len(o.hangIDs), o.fleet.Len(), d,
+		o.scrapeTimeout, numCPU(), o.exporter, exp.cmd.Process.Pid, strings.Join(extraEnv, " "), strings.Join(o.extra, " "))
+	if cgroup != nil {
+		fmt.Printf("exporter in memory cgroup %s: %s\n", cgroup.dir, cgroup.stats())
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64, IdleConnTimeout: 30 * time.Second}}
+	probeURL := func(t target) string { return "http://" + exp.addr + "/probe?target=" + t.url }
+	for i := 0; i < normal && i < 200; i++ {
+		if resp, err := client.Get(probeURL(targets[i])); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+	}
+
+	var (
+		mu       sync.Mutex
+		results  = make([][]result, len(phases))
+		intended = make([][]time.Duration, len(phases))
+		polls    []health
+		samples  []sample
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+	)
+	start := time.Now()
+	// Health: a new connection each time, as the kubelet's probes come;
+	// /metrics on a kept-alive one, as Prometheus scrapes it.
+	fresh := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	kept := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	var bg sync.WaitGroup
+	poll := func(c *http.Client, path string, every time.Duration) {
+		defer bg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			t0 := time.Now()
+			h := health{at: t0.Sub(start), path: path}
+			resp, err := c.Get("http://" + exp.addr + path)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = errors.New(resp.Status)
+				}
+			}
+			h.took = time.Since(t0)
+			if err != nil {
+				h.err = firstWords(err.Error())
+			}
+			mu.Lock()
+			polls = append(polls, h)
+			mu.Unlock()
+		}
+	}
+	bg.Add(4)
+	go poll(fresh, "/-/healthy", 250*time.Millisecond)
+	go poll(fresh, "/-/ready", time.Second)
+	go poll(kept, "/metrics", time.Second)
+	go func() {
+		defer bg.Done()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			s := sample{at: time.Since(start)}
+			s.rss, _ = exp.status("VmRSS")
+			s.fds, _ = exp.fds()
+			if m, err := exp.scrape(kept, "go_goroutines"); err == nil && m["go_goroutines"] != nil {
+				s.goroutines = int(*m["go_goroutines"])
+			}
+			if exp.died() == "" {
+				mu.Lock()
+				samples = append(samples, s)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	header := strconv.FormatFloat(o.scrapeTimeout.Seconds(), 'f', -1, 64)
+	for pi, p := range phases {
+		for _, id := range o.hangIDs {
+			var spec *simulator.FaultSpec
+			if p.hang {
+				spec = &simulator.FaultSpec{Mode: simulator.FaultHang}
+			}
+			o.fleet.SetFault(id, spec)
+		}
+		total := int(p.rate * (p.end - p.start).Seconds())
+		for j := 0; j < total && exp.died() == ""; j++ {
+			at := p.start + time.Duration(float64(j)/p.rate*float64(time.Second))
+			if w := time.Until(start.Add(at)); w > 0 {
+				time.Sleep(w)
+			}
+			t := targets[j%p.controllers]
+			t.wantUp = t.wantUp && !(p.hang && o.hangs(t))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := probeOnce(client, probeURL(t), header, t.wantUp, start.Add(at), o.scrapeTimeout+5*time.Second)
+				mu.Lock()
+				results[pi] = append(results[pi], r)
+				intended[pi] = append(intended[pi], at)
+				mu.Unlock()
+			}()
+		}
+	}
+	sendEnd := time.Since(start)
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	return o.overloadReport(exp, phases, results, intended, polls, samples, sendEnd)
+}
+
+// hangs says whether t is one of the controllers that hang.
+func (o *openLoop) hangs(t target) bool {
+	i := strings.LastIndex(t.url, "/cc/")
+	id, err := strconv.Atoi(t.url[i+4:])
+	return i >= 0 && err == nil && slices.Contains(o.hangIDs, id)
+}
+
+func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][]result, intended [][]time.Duration,
+	polls []health, samples []sample, sendEnd time.Duration) error {
+	var errs []error
+	fmt.Printf("sent in %s (scheduled %s)\n", sendEnd.Round(time.Millisecond), phases[len(phases)-1].end)
+	fmt.Printf("%-9s %8s %8s | %7s %7s %7s %8s %8s %7s | %8s %8s %8s\n", "phase", "sent", "/s", "up ok", "up 0", "503", "refused", "late", "other", "p50", "p99", "max")
+	for pi, p := range phases {
+		var ok, down, shed, refused, late, other, wrong int
+		var lats []time.Duration
+		for i, r := range results[pi] {
+			lats = append(lats, r.sent)
+			switch {
+			case r.sent > o.scrapeTimeout+time.Second:
+				late++
+			case r.code == http.StatusServiceUnavailable:
+				shed++
+			case r.ok && !r.up:
+				down++
+			case r.ok:
+				ok++
+			case r.code == 0:
+				refused++
+			default:
+				other++
+			}
+			if r.wrongUp {
+				wrong++
+			}
+			// After the overload, one interval to settle; then all must be right.
+			if pi > 0 && !phases[pi].hang && phases[pi-1].hang && intended[pi][i] >= p.start+o.interval && (!r.ok || r.wrongUp) {
+				errs = append(errs, fmt.Errorf("%s, %s after the overload: %s", p.name, (intended[pi][i]-p.start).Round(time.Millisecond), describeResult(r)))
+			}
+		}
+		slices.Sort(lats)
+		pct := func(q float64) time.Duration {
+			if len(lats) == 0 {
+				return 0
+			}
+			return lats[int(float64(len(lats)-1)*q)].Round(time.Millisecond)
+		}
+		fmt.Printf("%-9s %8d %8.0f | %7d %7d %7d %8d %8d %7d | %8s %8s %8s\n", p.name, len(results[pi]), float64(len(results[pi]))/(p.end-p.start).Seconds(),
+			ok, down, shed, refused, late, other, pct(0.5), pct(0.99), pct(1))
+		if late > 0 {
+			errs = append(errs, fmt.Errorf("%s: %d probes answered after the scrape timeout (%s)", p.name, late, o.scrapeTimeout))
+		}
+		if other > 0 {
+			errs = append(errs, fmt.Errorf("%s: %d probes answered neither 200 with bender_cc_up nor 503", p.name, other))
+		}
+		if pi == 0 && (wrong+shed+refused > 0) {
+			errs = append(errs, fmt.Errorf("%s: %d probes not answered right before the overload", p.name, wrong+shed+refused))
+		}
+	}
+	if len(errs) > 10 {
+		errs = append(errs[:10], fmt.Errorf("and %d more", len(errs)-10))
+	}
+
+	// Health and /metrics.
+	for _, path := range []string{"/-/healthy", "/-/ready", "/metrics"} {
+		for _, p := range phases {
+			var n, failed int
+			var worst time.Duration
+			for _, h := range polls {
+				if h.path != path || h.at < p.start || h.at >= p.end {
+					continue
+				}
+				n++
+				worst = max(worst, h.took)
+				if h.err != "" || h.took > time.Second {
+					failed++
+					if failed == 1 {
+						errs = append(errs, fmt.Errorf("%s during %s at %s: took %s %s", path, p.name, h.at.Round(time.Millisecond), h.took.Round(time.Millisecond), h.err))
+					}
+				}
+			}
+			fmt.Printf("%-10s %-9s %4d polls, slowest %7s, %d failed or slower than 1s\n", path, p.name, n, worst.Round(time.Millisecond), failed)
+		}
+	}
+
+	// Resources: a plateau through the overload, not a pile-up.
+	fmt.Printf("%-9s %12s %10s %12s\n", "phase", "peak RSS MiB", "peak fds", "peak gorout.")
+	var over []sample
+	for _, p := range phases {
+		var rss float64
+		var fds, g int
+		for _, s := range samples {
+			if s.at >= p.start && s.at < p.end {
+				rss, fds, g = max(rss, s.rss), max(fds, s.fds), max(g, s.goroutines)
+				if p.hang {
+					over = append(over, s)
+				}
+			}
+		}
+		fmt.Printf("%-9s %12.1f %10d %12d\n", p.name, rss, fds, g)
+	}
+	if len(over) >= 10 {
+		// The first half of the overload fills the bounds; the second must not go past them.
+		half := len(over) / 2
+		if err := plateau(over[half/2:half], over[half:]); err != nil {
+			errs = append(errs, fmt.Errorf("overload: %w", err))
+		}
+	}
+	fmt.Printf("exporter RSS high-water mark %.1f MiB\n", exp.peakMiB())
+
+	if d := exp.died(); d != "" {
+		errs = append([]error{fmt.Errorf("the exporter %s", d)}, errs...)
+	}
+	if cgroup != nil {
+		st := cgroup.stats()
+		fmt.Printf("memory cgroup: %s\n", st)
+		if st.oomKills > 0 {
+			errs = append([]error{fmt.Errorf("the OOM killer killed %d processes in the exporter's cgroup", st.oomKills)}, errs...)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("FAILED: %w", err)
+	}
+	fmt.Println("PASS: no OOM kill, health and /metrics within 1s throughout, every probe answered within the scrape timeout, resources bounded, normal again one interval after the overload")
+	return nil
+}
+
+// plateau fails when RSS, fds or goroutines in later are well above their
+// peak in earlier.
+func plateau(earlier, later []sample) error {
+	var errs []error
+	for _, c := range []struct {
+		name  string
+		f     func(sample) float64
+		slack float64
+	}{
+		{"RSS (MiB)", func(s sample) float64 { return s.rss }, 8},
+		{"open fds", func(s sample) float64 { return float64(s.fds) }, 64},
+		{"goroutines", func(s sample) float64 { return float64(s.goroutines) }, 128},
+	} {
+		a, b := 0.0, 0.0
+		for _, s := range earlier {
+			a = max(a, c.f(s))
+		}
+		for _, s := range later {
+			b = max(b, c.f(s))
+		}
+		if b > 1.25*a+c.slack {
+			errs = append(errs, fmt.Errorf("%s grew from %.0f to %.0f", c.name, a, b))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func describeResult(r result) string {
+	switch {
+	case r.failure != "":
+		return firstWords(r.failure)
+	case r.wrongUp:
+		return "wrong bender_cc_up"
+	}
+	return "ok"
+}
