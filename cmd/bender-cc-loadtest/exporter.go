@@ -17,6 +17,9 @@ import (
 // extraEnv is added to the exporter's environment (--exporter-env).
 var extraEnv []string
 
+// exporterCPUs, when set, pins the exporter to these CPUs (--exporter-cpus, taskset -c).
+var exporterCPUs string
+
 // cgroup, when set, is the memory cgroup the exporter runs in (--cgroup-memory).
 var cgroup *memCgroup
 
@@ -48,8 +51,11 @@ func tryExporter(bin string, extra []string) (*exporterProc, error) {
 	}
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
 	name := bin
+	if exporterCPUs != "" {
+		name, args = "taskset", append([]string{"-c", exporterCPUs, bin}, args...)
+	}
 	if cgroup != nil {
-		name, args = cgroup.wrap(bin, args)
+		name, args = cgroup.wrap(name, args)
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)

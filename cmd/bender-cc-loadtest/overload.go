@@ -108,44 +108,13 @@ func (o *openLoop) runOverload() error {
 		stop     = make(chan struct{})
 	)
 	start := time.Now()
-	// Health: a new connection each time, as the kubelet's probes come;
-	// /metrics on a kept-alive one, as Prometheus scrapes it.
-	fresh := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	stopPoller, err := startPoller(exp.addr, start)
+	if err != nil {
+		return fmt.Errorf("starting the health poller: %w", err)
+	}
 	kept := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	var bg sync.WaitGroup
-	poll := func(c *http.Client, path string, every time.Duration) {
-		defer bg.Done()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			t0 := time.Now()
-			h := health{at: t0.Sub(start), path: path}
-			resp, err := c.Get("http://" + exp.addr + path)
-			if err == nil {
-				_, err = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if err == nil && resp.StatusCode != http.StatusOK {
-					err = errors.New(resp.Status)
-				}
-			}
-			h.took = time.Since(t0)
-			if err != nil {
-				h.err = firstWords(err.Error())
-			}
-			mu.Lock()
-			polls = append(polls, h)
-			mu.Unlock()
-		}
-	}
-	bg.Add(4)
-	go poll(fresh, "/-/healthy", 250*time.Millisecond)
-	go poll(fresh, "/-/ready", time.Second)
-	go poll(kept, "/metrics", time.Second)
+	bg.Add(1)
 	go func() {
 		defer bg.Done()
 		tick := time.NewTicker(500 * time.Millisecond)
@@ -202,6 +171,7 @@ func (o *openLoop) runOverload() error {
 	wg.Wait()
 	close(stop)
 	bg.Wait()
+	polls = stopPoller()
 	return o.overloadReport(exp, phases, results, intended, polls, samples, sendEnd)
 }
 
@@ -272,6 +242,7 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 		for _, p := range phases {
 			var n, failed int
 			var worst time.Duration
+			var bad []string
 			for _, h := range polls {
 				if h.path != path || h.at < p.start || h.at >= p.end {
 					continue
@@ -280,12 +251,15 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 				worst = max(worst, h.took)
 				if h.err != "" || h.took > time.Second {
 					failed++
+					if len(bad) < 12 {
+						bad = append(bad, fmt.Sprintf("%s:%s", h.at.Round(100*time.Millisecond), h.took.Round(10*time.Millisecond)))
+					}
 					if failed == 1 {
 						errs = append(errs, fmt.Errorf("%s during %s at %s: took %s %s", path, p.name, h.at.Round(time.Millisecond), h.took.Round(time.Millisecond), h.err))
 					}
 				}
 			}
-			fmt.Printf("%-10s %-9s %4d polls, slowest %7s, %d failed or slower than 1s\n", path, p.name, n, worst.Round(time.Millisecond), failed)
+			fmt.Printf("%-10s %-9s %4d polls, slowest %7s, %d failed or slower than 1s %s\n", path, p.name, n, worst.Round(time.Millisecond), failed, strings.Join(bad, " "))
 		}
 	}
 
