@@ -2,6 +2,7 @@ package main
 
 import (
 	"container/list"
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -13,18 +14,27 @@ import (
 // connLimit bounds the connections the exporter's HTTP server holds, on
 // every listener (each --web.listen-address, TLS, systemd sockets: it hooks
 // the server, not the listeners). Past the bound a new connection makes
-// room by closing the one idle longest; with none idle, a connection that
-// has sent no request for slowAfter (a slow or silent client); with none of
-// those either, the new connection is closed at once. Nothing queues, so an
-// attacker's idle or slow connections cannot keep Prometheus' scrapes of
-// /metrics, /-/healthy or /probe out, and file descriptors stay bounded.
+// room by closing, in this order: the connection idle longest after a
+// /probe; a connection that has sent no request for slowAfter (a slow or
+// silent client); the oldest connection whose request has not been read
+// yet (in a CPU overload, a request that has waited longest and whose
+// client gives up first); the connection idle longest after another
+// request. With none of those either, the new connection is closed at
+// once. Nothing queues, so an attacker's idle or slow connections and a
+// flood of probes cannot keep Prometheus' scrapes of /metrics or the
+// kubelet's /-/healthy out, and file descriptors stay bounded.
+//
+// Which connections serve probes it learns from track, which wraps the
+// server's handler, and ConnContext, which the server must call; without
+// them every idle connection counts as a probe's.
 type connLimit struct {
 	max int
 
-	mu    sync.Mutex
-	conns map[net.Conn]*connEntry
-	idle  list.List // *connEntry in state idle, idle longest first
-	fresh list.List // *connEntry that have sent no request yet, oldest first
+	mu        sync.Mutex
+	conns     map[net.Conn]*connEntry
+	idle      list.List // *connEntry in state idle after a /probe, idle longest first
+	idleOther list.List // *connEntry in state idle after another request
+	fresh     list.List // *connEntry that have sent no request yet, oldest first
 
 	open   prometheus.GaugeFunc
 	closed *prometheus.CounterVec
@@ -37,8 +47,41 @@ const slowAfter = time.Second
 type connEntry struct {
 	c     net.Conn
 	since time.Time
-	el    *list.Element // in idle or fresh, nil while active
+	el    *list.Element // in idle, idleOther or fresh, nil while active
 	in    *list.List
+	// other: the last request on the connection was not a /probe.
+	other bool
+}
+
+// connKey is the context key of a request's connection (ConnContext).
+type connKey struct{}
+
+// ConnContext is the http.Server hook that lets track find a request's
+// connection.
+func (l *connLimit) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// track wraps the server's handler: a request to /probe marks its
+// connection as a probe's, any other request as one to keep when the
+// bound is reached (Prometheus' kept-alive /metrics scrapes, dashboards).
+func (l *connLimit) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mark(r, r.URL.Path != "/probe")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (l *connLimit) mark(r *http.Request, other bool) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if c == nil {
+		return
+	}
+	l.mu.Lock()
+	if e := l.conns[c]; e != nil {
+		e.other = other
+	}
+	l.mu.Unlock()
 }
 
 func newConnLimit(max int, reg prometheus.Registerer) *connLimit {
@@ -53,9 +96,9 @@ func newConnLimit(max int, reg prometheus.Registerer) *connLimit {
 	})
 	l.closed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bender_cc_exporter_http_connections_shed_total",
-		Help: "Connections the exporter closed at --web.max-connections, by reason: idle (the one idle longest, to make room), slow (no request after 1s), refused (the new one: all others busy).",
+		Help: "Connections the exporter closed at --web.max-connections, by reason: idle (the one idle longest, after a /probe first, to make room), slow (no request after 1s), waiting (the oldest whose request was not read yet: the exporter is short of CPU), refused (the new one: all others busy).",
 	}, []string{"reason"})
-	for _, r := range []string{"idle", "slow", "refused"} {
+	for _, r := range []string{"idle", "slow", "waiting", "refused"} {
 		l.closed.WithLabelValues(r)
 	}
 	if reg != nil {
@@ -73,7 +116,7 @@ func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		if l.max > 0 && len(l.conns) >= l.max && !l.makeRoom(now) {
-			_ = c.Close()
+			shed(c)
 			l.closed.WithLabelValues("refused").Inc()
 			return
 		}
@@ -87,7 +130,11 @@ func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
 	case http.StateIdle:
 		if e != nil {
 			l.unpark(e)
-			l.park(e, &l.idle, now)
+			if e.other {
+				l.park(e, &l.idleOther, now)
+			} else {
+				l.park(e, &l.idle, now)
+			}
 		}
 	case http.StateClosed, http.StateHijacked:
 		if e != nil {
@@ -97,13 +144,20 @@ func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
 	}
 }
 
-// makeRoom closes one idle or slow connection; false when there is none.
+// makeRoom closes one idle, slow or waiting connection, in the order of
+// connLimit's comment; false when there is none.
 func (l *connLimit) makeRoom(now time.Time) bool {
 	victim, reason := l.idle.Front(), "idle"
 	if victim == nil {
-		if f := l.fresh.Front(); f != nil && now.Sub(f.Value.(*connEntry).since) >= slowAfter {
-			victim, reason = f, "slow"
+		if f := l.fresh.Front(); f != nil {
+			victim, reason = f, "waiting"
+			if now.Sub(f.Value.(*connEntry).since) >= slowAfter {
+				reason = "slow"
+			}
 		}
+	}
+	if victim == nil {
+		victim, reason = l.idleOther.Front(), "idle"
 	}
 	if victim == nil {
 		return false
@@ -111,7 +165,7 @@ func (l *connLimit) makeRoom(now time.Time) bool {
 	e := victim.Value.(*connEntry)
 	l.unpark(e)
 	delete(l.conns, e.c)
-	_ = e.c.Close() // its goroutine sees the close and ends
+	shed(e.c) // its goroutine sees the close and ends
 	l.closed.WithLabelValues(reason).Inc()
 	return true
 }
@@ -125,4 +179,18 @@ func (l *connLimit) unpark(e *connEntry) {
 		e.in.Remove(e.el)
 		e.el, e.in = nil, nil
 	}
+}
+
+// shed closes a connection the exporter turns away with a reset rather
+// than the orderly close: nothing lingers in TIME_WAIT or waits for the
+// client's FIN, so shedding costs a syscall, not a descriptor per client.
+// The client sees "connection reset" at once (Prometheus: a failed scrape).
+func shed(c net.Conn) {
+	if t, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS
+		c = t.NetConn()
+	}
+	if t, ok := c.(*net.TCPConn); ok {
+		_ = t.SetLinger(0)
+	}
+	_ = c.Close()
 }

@@ -286,7 +286,13 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 			errs = append(errs, fmt.Errorf("overload: %w", err))
 		}
 	}
-	fmt.Printf("exporter RSS high-water mark %.1f MiB\n", exp.peakMiB())
+	fmt.Printf("exporter RSS high-water mark %.1f MiB; every 2 s (time RSS fds goroutines):", exp.peakMiB())
+	for i, s := range samples {
+		if i%4 == 0 {
+			fmt.Printf(" %s %.0f %d %d;", s.at.Round(time.Second), s.rss, s.fds, s.goroutines)
+		}
+	}
+	fmt.Println()
 
 	if d := exp.died(); d != "" {
 		errs = append([]error{fmt.Errorf("the exporter %s", d)}, errs...)
