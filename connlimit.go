@@ -15,11 +15,11 @@ import (
 // every listener (each --web.listen-address, TLS, systemd sockets: it hooks
 // the server, not the listeners). Past the bound a new connection makes
 // room by closing, in this order: the connection idle longest after a
-// /probe; a connection that has sent no request for slowAfter (a slow or
-// silent client); the oldest connection whose request has not been read
-// yet (in a CPU overload, a request that has waited longest and whose
-// client gives up first); the connection idle longest after another
-// request. With none of those either, the new connection is closed at
+// /probe; a connection whose request has not been read yet, the oldest
+// whose client has sent nothing first, else the oldest (in a CPU overload,
+// the request that has waited longest and whose client gives up first;
+// counted as slow after slowAfter); the connection idle longest after
+// another request. With none of those either, the new connection is closed at
 // once. Nothing queues, so an attacker's idle or slow connections and a
 // flood of probes cannot keep Prometheus' scrapes of /metrics or the
 // kubelet's /-/healthy out, and file descriptors stay bounded.
@@ -149,9 +149,10 @@ func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
 func (l *connLimit) makeRoom(now time.Time) bool {
 	victim, reason := l.idle.Front(), "idle"
 	if victim == nil {
-		if f := l.fresh.Front(); f != nil {
-			victim, reason = f, "waiting"
-			if now.Sub(f.Value.(*connEntry).since) >= slowAfter {
+		victim = l.waiting()
+		if victim != nil {
+			reason = "waiting"
+			if now.Sub(victim.Value.(*connEntry).since) >= slowAfter {
 				reason = "slow"
 			}
 		}
@@ -168,6 +169,21 @@ func (l *connLimit) makeRoom(now time.Time) bool {
 	shed(e.c) // its goroutine sees the close and ends
 	l.closed.WithLabelValues(reason).Inc()
 	return true
+}
+
+// waiting picks the connection to close among those that have sent no
+// request the exporter has read: the oldest whose client has sent nothing
+// at all (a slow or silent client; the first 16 looked at), else the
+// oldest. A request that has arrived, a health check's among them, stays
+// while slow clients can make room.
+func (l *connLimit) waiting() *list.Element {
+	n := 0
+	for f := l.fresh.Front(); f != nil && n < 16; f, n = f.Next(), n+1 {
+		if !sent(f.Value.(*connEntry).c) {
+			return f
+		}
+	}
+	return l.fresh.Front()
 }
 
 func (l *connLimit) park(e *connEntry, in *list.List, now time.Time) {

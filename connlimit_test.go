@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,96 +97,105 @@ func TestSlowConnectionsBounded(t *testing.T) {
 }
 
 // TestBoundKeepsOtherConnections: at the bound a newcomer closes a
-// connection idle after a /probe before one idle after /metrics (Prometheus
-// keeps that one open between scrapes), and with every connection busy it
-// is refused at once, with a reset.
+// connection idle after a /probe, then one whose request has not been
+// read, and one idle after /metrics (Prometheus keeps that one open between
+// scrapes) only when there is nothing else; with every connection busy the
+// newcomer is closed.
 func TestBoundKeepsOtherConnections(t *testing.T) {
 	lim := newConnLimit(3, prometheus.NewRegistry())
+	conn := func() net.Conn {
+		c, peer := net.Pipe()
+		t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
+		return c
+	}
+	closed := func(c net.Conn) bool {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Millisecond))
+		_, err := c.Write([]byte("x"))
+		return errors.Is(err, io.ErrClosedPipe)
+	}
+	// serve runs one request on c through track, as the server does.
+	serve := func(c net.Conn, path string) {
+		lim.ConnState(c, http.StateActive)
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r = r.WithContext(lim.ConnContext(r.Context(), c))
+		lim.track(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
+		lim.ConnState(c, http.StateIdle)
+	}
+	metrics, p1, p2 := conn(), conn(), conn()
+	for _, c := range []net.Conn{metrics, p1, p2} {
+		lim.ConnState(c, http.StateNew)
+	}
+	serve(metrics, "/metrics")
+	serve(p1, "/probe?target=a")
+	serve(p2, "/probe?target=b")
+
+	shed := func(reason string) float64 { return testutil.ToFloat64(lim.closed.WithLabelValues(reason)) }
+	n1 := conn()
+	lim.ConnState(n1, http.StateNew)
+	if !closed(p1) || closed(metrics) || closed(p2) || shed("idle") != 1 {
+		t.Fatalf("first newcomer: want the probe connection idle longest closed; closed: p1 %v, metrics %v, p2 %v", closed(p1), closed(metrics), closed(p2))
+	}
+	lim.ConnState(p2, http.StateActive)
+	n2 := conn()
+	lim.ConnState(n2, http.StateNew)
+	if !closed(n1) || closed(metrics) || shed("waiting") != 1 {
+		t.Fatalf("second newcomer: want the waiting one closed; closed: n1 %v, metrics %v", closed(n1), closed(metrics))
+	}
+	lim.ConnState(n2, http.StateActive)
+	n3 := conn()
+	lim.ConnState(n3, http.StateNew)
+	if !closed(metrics) || shed("idle") != 2 {
+		t.Fatalf("third newcomer: want /metrics' connection closed, the only one not busy")
+	}
+	lim.ConnState(n3, http.StateActive)
+	n4 := conn()
+	lim.ConnState(n4, http.StateNew)
+	if !closed(n4) || shed("refused") != 1 {
+		t.Fatalf("fourth newcomer beside 3 busy connections: not refused")
+	}
+}
+
+// TestRefusedConnectionReset: a connection refused at the bound is reset,
+// not closed in order: nothing waits for the client's FIN.
+func TestRefusedConnectionReset(t *testing.T) {
+	lim := newConnLimit(1, prometheus.NewRegistry())
 	release := make(chan struct{})
-	srv := newServer(lim.track(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("block") != "" {
-			<-release
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})), time.Minute, 10*time.Second)
-	srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
+	srv := newServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), time.Minute, 10*time.Second)
+	srv.ConnState = lim.ConnState
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
-
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		return c
-	}
-	send := func(c net.Conn, path string) { _, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n") }
-	// One answer on a kept-alive connection: the headers and "ok\n".
-	answer := func(c net.Conn) error {
-		r := bufio.NewReader(c)
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		return err
-	}
-	metrics := dial()
-	send(metrics, "/metrics")
-	if err := answer(metrics); err != nil {
+	t.Cleanup(func() { close(release) })
+	busy, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // idle longest
-	probes := []net.Conn{dial(), dial()}
-	for _, c := range probes {
-		send(c, "/probe?target=x")
-		if err := answer(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Full: a newcomer closes the first probe connection, not /metrics'.
-	c := dial()
-	send(c, "/-/healthy")
-	if err := answer(c); err != nil {
-		t.Fatalf("a newcomer at the bound: %v", err)
-	}
-	send(metrics, "/metrics")
-	if err := answer(metrics); err != nil {
-		t.Errorf("the /metrics connection was closed to make room: %v", err)
-	}
-	if err := answer(probes[0]); err == nil {
-		t.Errorf("the probe connection idle longest is still open")
-	}
-	// Every connection busy: the newcomer is reset at once.
-	for _, c := range []net.Conn{metrics, probes[1], c} {
-		send(c, "/probe?block=1")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for busy := false; !busy && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	t.Cleanup(func() { _ = busy.Close() })
+	_, _ = io.WriteString(busy, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		lim.mu.Lock()
-		busy = len(lim.conns) == 3 && lim.idle.Len()+lim.idleOther.Len()+lim.fresh.Len() == 0
+		active := len(lim.conns) == 1 && lim.fresh.Len() == 0
 		lim.mu.Unlock()
-	}
-	for time.Now().Before(deadline) && testutil.ToFloat64(lim.closed.WithLabelValues("refused")) == 0 {
-		n := dial()
-		send(n, "/-/healthy")
-		_ = n.SetReadDeadline(time.Now().Add(time.Second))
-		_, err := n.Read(make([]byte, 1))
-		if testutil.ToFloat64(lim.closed.WithLabelValues("refused")) > 0 && !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("a refused connection read %v, want a reset", err)
+		if active {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection never became active")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if n := testutil.ToFloat64(lim.closed.WithLabelValues("refused")); n == 0 {
-		t.Errorf("no connection refused with every one busy")
+	// So fast a reset may even fail the dial.
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err == nil {
+		t.Cleanup(func() { _ = c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
 	}
-	unblock()
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a connection beyond the bound: %v, want a reset", err)
+	}
 }

@@ -71,6 +71,10 @@ func main() {
 	exporterCPUs = *exporterCPUList
 	if *cgroupMemory > 0 {
 		g, err := newMemCgroup(int64(*cgroupMemory))
+		if err != nil && os.Getenv("CI") != "true" {
+			fmt.Fprintln(os.Stderr, "skipped (CI=true makes this an error):", err)
+			return
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			os.Exit(1)

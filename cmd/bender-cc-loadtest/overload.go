@@ -25,12 +25,13 @@ import (
 // the exporter would answer from one shared request).
 //
 // It fails when the exporter dies (an OOM kill in --cgroup-memory), when
-// /-/healthy, /-/ready or /metrics take more than a second at any time,
-// when a probe takes longer than the scrape timeout, when anything but an
-// answer (200 with bender_cc_up, or 503) or a refused connection comes
-// back during the overload, when RSS, fds or goroutines keep growing
-// through the overload, and when probes are not all right again one
-// interval after it.
+// /-/healthy, /-/ready or /metrics fail or take more than a second three
+// times in a row or on more than 10 % of a phase's polls, when more than
+// one probe in a thousand takes longer than the scrape timeout, when
+// anything but an answer (200 with bender_cc_up, or 503) or a refused
+// connection comes back during the overload, when RSS, fds or goroutines
+// keep growing through the overload, and when probes are not all right
+// again one interval after it.
 
 // phase of an overload run.
 type phase struct {
@@ -223,7 +224,10 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 		}
 		fmt.Printf("%-9s %8d %8.0f | %7d %7d %7d %8d %8d %7d | %8s %8s %8s\n", p.name, len(results[pi]), float64(len(results[pi]))/(p.end-p.start).Seconds(),
 			ok, down, shed, refused, late, other, pct(0.5), pct(0.99), pct(1))
-		if late > 0 {
+		// A probe answered after the scrape timeout is one Prometheus has
+		// given up on; a few in a thousand happen when the load generator
+		// itself waits for CPU.
+		if 1000*late > len(results[pi]) {
 			errs = append(errs, fmt.Errorf("%s: %d probes answered after the scrape timeout (%s)", p.name, late, o.scrapeTimeout))
 		}
 		if other > 0 {
@@ -237,10 +241,14 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 		errs = append(errs[:10], fmt.Errorf("and %d more", len(errs)-10))
 	}
 
-	// Health and /metrics.
+	// Health and /metrics: a poll fails on an error or after more than 1s.
+	// The run fails on 3 failures in a row (the kubelet's failureThreshold:
+	// what would restart the pod) or on more than 10 % of a phase's polls;
+	// single slow polls happen on a shared machine without any overload.
+	slices.SortFunc(polls, func(a, b health) int { return int(a.at - b.at) })
 	for _, path := range []string{"/-/healthy", "/-/ready", "/metrics"} {
 		for _, p := range phases {
-			var n, failed int
+			var n, failed, run, worstRun int
 			var worst time.Duration
 			var bad []string
 			for _, h := range polls {
@@ -249,17 +257,25 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 				}
 				n++
 				worst = max(worst, h.took)
-				if h.err != "" || h.took > time.Second {
-					failed++
-					if len(bad) < 12 {
-						bad = append(bad, fmt.Sprintf("%s:%s", h.at.Round(100*time.Millisecond), h.took.Round(10*time.Millisecond)))
+				if h.err == "" && h.took <= time.Second {
+					run = 0
+					continue
+				}
+				failed++
+				run++
+				worstRun = max(worstRun, run)
+				if len(bad) < 12 {
+					what := h.took.Round(10 * time.Millisecond).String()
+					if h.err != "" {
+						what += " " + strings.Fields(h.err)[len(strings.Fields(h.err))-1]
 					}
-					if failed == 1 {
-						errs = append(errs, fmt.Errorf("%s during %s at %s: took %s %s", path, p.name, h.at.Round(time.Millisecond), h.took.Round(time.Millisecond), h.err))
-					}
+					bad = append(bad, fmt.Sprintf("%s:%s", h.at.Round(100*time.Millisecond), what))
 				}
 			}
-			fmt.Printf("%-10s %-9s %4d polls, slowest %7s, %d failed or slower than 1s %s\n", path, p.name, n, worst.Round(time.Millisecond), failed, strings.Join(bad, " "))
+			fmt.Printf("%-10s %-9s %4d polls, slowest %7s, %d failed or slower than 1s (at most %d in a row) %s\n", path, p.name, n, worst.Round(time.Millisecond), failed, worstRun, strings.Join(bad, ", "))
+			if worstRun >= 3 || 10*failed > n {
+				errs = append(errs, fmt.Errorf("%s during %s: %d of %d polls failed or took more than 1s, %d in a row", path, p.name, failed, n, worstRun))
+			}
 		}
 	}
 
@@ -312,7 +328,7 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 }
 
 // plateau fails when RSS, fds or goroutines in later are well above their
-// peak in earlier.
+// peak in earlier (half as much again: a pile-up grows tenfold).
 func plateau(earlier, later []sample) error {
 	var errs []error
 	for _, c := range []struct {
@@ -331,7 +347,7 @@ func plateau(earlier, later []sample) error {
 		for _, s := range later {
 			b = max(b, c.f(s))
 		}
-		if b > 1.25*a+c.slack {
+		if b > 1.5*a+c.slack {
 			errs = append(errs, fmt.Errorf("%s grew from %.0f to %.0f", c.name, a, b))
 		}
 	}
