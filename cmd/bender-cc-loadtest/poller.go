@@ -55,7 +55,7 @@ func pollHealth(base string) {
 				msg = strings.ReplaceAll(firstWords(err.Error()), "\n", " ")
 			}
 			mu.Lock()
-			fmt.Fprintf(out, "%s %d %d %s\n", path, t0.UnixNano(), took.Nanoseconds(), msg)
+			_, _ = fmt.Fprintf(out, "%s %d %d %s\n", path, t0.UnixNano(), took.Nanoseconds(), msg)
 			_ = out.Flush()
 			mu.Unlock()
 		}
