@@ -4,7 +4,7 @@ package main
 
 import "errors"
 
-type memCgroup struct{}
+type memCgroup struct{ dir string }
 
 type cgroupStats struct{ oomKills int64 }
 
