@@ -30,7 +30,7 @@ ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load overload chaos soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
 
 all: build
 
@@ -39,7 +39,7 @@ build:
 	$(BUILD) -o bender_cc_exporter .
 	$(BUILD) -o bender-cc-simulator ./cmd/bender-cc-simulator
 
-## test: everything CI runs — lint, unit, golden, e2e and rules on Prometheus 2 and 3, fuzz, 386/ARM, chart, image build, packages, load
+## test: everything CI runs — lint, unit, golden, e2e and rules on Prometheus 2 and 3, fuzz, 386/ARM, chart, image build, packages, load, overload
 test: tools
 	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
@@ -47,6 +47,7 @@ test: tools
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-prometheus3 cross fuzz chart-check
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
+	$(MAKE) --no-print-directory overload
 
 ## fuzz: 30 s of fuzzing the parser, 15 s of the Modbus register decoding
 fuzz:
@@ -137,6 +138,22 @@ $(GORELEASER):
 LOAD_ARGS := --controllers 1000 --faults 0.04 --controller-latency 20ms
 load: build bender-cc-loadtest
 	./bender-cc-loadtest $(LOAD_ARGS) --rate 300 --duration 60s --reload-every 10s --simulator=
+
+## overload: 60 s in a 128 MiB memory cgroup (root): 20 s at 500 probes/s, 20 s at 2,000/s (2x what this
+## 2-CPU machine sustains) with 20 % of the controllers hanging, 20 s at 500/s; fails on an OOM kill, health or
+## /metrics failing, probes past the scrape timeout, a pile-up, or no recovery (docs/performance.md "Overload").
+## The exporter runs on CPU 1 with GOMAXPROCS=1, the load generator on CPU 0.
+OVERLOAD_ARGS := --rate 500 --hang 0.2 --interval 10s --scrape-timeout 5s --controller-latency 20ms \
+                 --cgroup-memory 128MiB --exporter-env GOMAXPROCS=1
+PIN := $(shell [ "$$(nproc)" -ge 2 ] 2>/dev/null && echo yes)
+OVERLOAD := $(if $(PIN),taskset -c 0 )./bender-cc-loadtest $(OVERLOAD_ARGS) $(if $(PIN),--exporter-cpus 1)
+overload: build bender-cc-loadtest
+	$(OVERLOAD) --overload-rate 2000 --duration 20s
+
+## chaos: the long overload runs: 2x and 5x, 60 s per phase (about 7 minutes)
+chaos: build bender-cc-loadtest
+	$(OVERLOAD) --overload-rate 2000 --duration 60s
+	$(OVERLOAD) --overload-rate 5000 --duration 60s
 
 ## soak: the same for an hour at 500 probes/s, then the floor (docs/performance.md)
 soak: build bender-cc-loadtest

@@ -5,9 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"strings"
-	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,21 +17,12 @@ import (
 
 // TestSlowConnectionsBounded: clients that connect and send nothing (or
 // trickle their headers) fill the bound; a new connection then closes the
-// oldest of them at once, however young, so /-/healthy still answers; only
-// when every slot is in a request is the newcomer refused, at once rather
-// than queued.
+// oldest of them (after a second counted as slow), so /-/healthy still
+// answers.
 func TestSlowConnectionsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	lim := newConnLimit(16, reg)
-	var blocked atomic.Int64
-	release := make(chan struct{})
-	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/block" {
-			blocked.Add(1)
-			<-release
-		}
-		_, _ = io.WriteString(w, "Healthy\n")
-	}), time.Minute, 10*time.Second)
+	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") }), time.Minute, 10*time.Second)
 	srv.ConnState = lim.ConnState
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,30 +30,23 @@ func TestSlowConnectionsBounded(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	var held []net.Conn
+	var silent []net.Conn
 	t.Cleanup(func() {
-		for _, c := range held {
+		for _, c := range silent {
 			_ = c.Close()
 		}
 	})
-	hold := func(req string) {
-		t.Helper()
-		for range 16 {
-			c, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.WriteString(c, req)
-			held = append(held, c)
+	for range 16 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
 		}
+		_, _ = io.WriteString(c, "GET /-/hea") // and nothing more
+		silent = append(silent, c)
 	}
-	waitFor := func(what string, done func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s", what)
-			}
-		}
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(lim.open) < 16 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	get := func() (string, error) {
 		c, err := net.Dial("tcp", l.Addr().String())
@@ -75,18 +59,34 @@ func TestSlowConnectionsBounded(t *testing.T) {
 		b, err := io.ReadAll(c)
 		return string(b), err
 	}
-
-	hold("GET /-/hea") // and nothing more
-	waitFor("16 connections", func() bool { return testutil.ToFloat64(lim.open) == 16 })
-	// A newcomer closes the oldest silent one to get in, and gets its answer.
+	// All 16 are fresh: the newcomer closes the oldest of them (its
+	// request waits longest) and is served.
+	if out, err := get(); !strings.HasPrefix(out, "HTTP/1.1 200 OK") {
+		t.Errorf("a 17th connection beside 16 fresh ones: %q %v", out, err)
+	}
+	if n := testutil.ToFloat64(lim.closed.WithLabelValues("waiting")); n != 1 {
+		t.Errorf("waiting = %g, want 1", n)
+	}
+	waitOpen := func(n float64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for testutil.ToFloat64(lim.open) != n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitOpen(15)
+	c, err := net.Dial("tcp", l.Addr().String()) // the 16th again
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET /-/hea")
+	silent = append(silent, c)
+	waitOpen(16)
+	time.Sleep(slowAfter + 100*time.Millisecond)
+	// Now they are slow: a newcomer closes one of them to get in.
 	for i := range 5 {
 		if out, err := get(); !strings.HasPrefix(out, "HTTP/1.1 200 OK") {
 			t.Errorf("probe %d beside 16 slow connections: %q %v", i, out, err)
 		}
-	}
-	_ = held[0].SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := held[0].Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("the oldest silent connection was not closed: %v", err)
 	}
 	if n := testutil.ToFloat64(lim.closed.WithLabelValues("slow")); n < 1 {
 		t.Errorf("slow = %g, want at least 1", n)
@@ -94,21 +94,108 @@ func TestSlowConnectionsBounded(t *testing.T) {
 	if n := testutil.ToFloat64(lim.open); n > 16 {
 		t.Errorf("%g connections open with a bound of 16", n)
 	}
+}
 
-	// Every slot in a request: the newcomer is refused at once (closed, no answer).
-	for _, c := range held {
-		_ = c.Close()
+// TestBoundKeepsOtherConnections: at the bound a newcomer closes a
+// connection idle after a /probe, then one whose request has not been
+// read, and one idle after /metrics (Prometheus keeps that one open between
+// scrapes) only when there is nothing else; with every connection busy the
+// newcomer is closed.
+func TestBoundKeepsOtherConnections(t *testing.T) {
+	lim := newConnLimit(3, prometheus.NewRegistry())
+	conn := func() net.Conn {
+		c, peer := net.Pipe()
+		t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
+		return c
 	}
-	held = nil
-	waitFor("the silent connections to close", func() bool { return testutil.ToFloat64(lim.open) == 0 })
-	hold("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor("16 requests in progress", func() bool { return blocked.Load() == 16 })
-	out, err := get()
-	if strings.HasPrefix(out, "HTTP/1.1 200") || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("a 17th connection beside 16 busy ones: %q %v, want it closed at once", out, err)
+	closed := func(c net.Conn) bool {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Millisecond))
+		_, err := c.Write([]byte("x"))
+		return errors.Is(err, io.ErrClosedPipe)
 	}
-	if n := testutil.ToFloat64(lim.closed.WithLabelValues("refused")); n != 1 {
-		t.Errorf("refused = %g, want 1", n)
+	// serve runs one request on c through track, as the server does.
+	serve := func(c net.Conn, path string) {
+		lim.ConnState(c, http.StateActive)
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r = r.WithContext(lim.ConnContext(r.Context(), c))
+		lim.track(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
+		lim.ConnState(c, http.StateIdle)
 	}
-	close(release)
+	metrics, p1, p2 := conn(), conn(), conn()
+	for _, c := range []net.Conn{metrics, p1, p2} {
+		lim.ConnState(c, http.StateNew)
+	}
+	serve(metrics, "/metrics")
+	serve(p1, "/probe?target=a")
+	serve(p2, "/probe?target=b")
+
+	shed := func(reason string) float64 { return testutil.ToFloat64(lim.closed.WithLabelValues(reason)) }
+	n1 := conn()
+	lim.ConnState(n1, http.StateNew)
+	if !closed(p1) || closed(metrics) || closed(p2) || shed("idle") != 1 {
+		t.Fatalf("first newcomer: want the probe connection idle longest closed; closed: p1 %v, metrics %v, p2 %v", closed(p1), closed(metrics), closed(p2))
+	}
+	lim.ConnState(p2, http.StateActive)
+	n2 := conn()
+	lim.ConnState(n2, http.StateNew)
+	if !closed(n1) || closed(metrics) || shed("waiting") != 1 {
+		t.Fatalf("second newcomer: want the waiting one closed; closed: n1 %v, metrics %v", closed(n1), closed(metrics))
+	}
+	lim.ConnState(n2, http.StateActive)
+	n3 := conn()
+	lim.ConnState(n3, http.StateNew)
+	if !closed(metrics) || shed("idle") != 2 {
+		t.Fatalf("third newcomer: want /metrics' connection closed, the only one not busy")
+	}
+	lim.ConnState(n3, http.StateActive)
+	n4 := conn()
+	lim.ConnState(n4, http.StateNew)
+	if !closed(n4) || shed("refused") != 1 {
+		t.Fatalf("fourth newcomer beside 3 busy connections: not refused")
+	}
+}
+
+// TestRefusedConnectionReset: a connection refused at the bound is reset,
+// not closed in order: nothing waits for the client's FIN.
+func TestRefusedConnectionReset(t *testing.T) {
+	lim := newConnLimit(1, prometheus.NewRegistry())
+	release := make(chan struct{})
+	srv := newServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), time.Minute, 10*time.Second)
+	srv.ConnState = lim.ConnState
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	t.Cleanup(func() { close(release) })
+	busy, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = busy.Close() })
+	_, _ = io.WriteString(busy, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lim.mu.Lock()
+		active := len(lim.conns) == 1 && lim.fresh.Len() == 0
+		lim.mu.Unlock()
+		if active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection never became active")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// So fast a reset may even fail the dial.
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err == nil {
+		t.Cleanup(func() { _ = c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a connection beyond the bound: %v, want a reset", err)
+	}
 }

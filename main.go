@@ -45,10 +45,10 @@ func run(args []string, stderr io.Writer) int {
 		configCheck   = app.Flag("config.check", "Validate the configuration file, read every module's password_file and password_env, and exit (non-zero when anything fails).").Bool()
 		checkSecrets  = app.Flag("config.check-secrets", "With --config.check: also read the modules' secrets. --no-config.check-secrets checks the file's structure only, for a machine without the secrets (CI, a build host).").Default("true").Bool()
 		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
-		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (0: no limit).").Default("4096").Int()
+		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (-1: sized from the memory limit, the lower of GOMEMLIMIT and 90% of the memory cgroup's, half of it at 128 KiB per probe, 4096 at most and when no limit is known; 0: no limit).").Default("-1").Int()
 		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
-		maxHTTPConns  = app.Flag("web.max-connections", "Connections the exporter's HTTP server holds at once, on all listeners; past it a new connection closes the one idle longest (or else the oldest one that has sent no request yet); with every one in a request, it is closed at once: nothing queues, so idle or slow clients cannot keep scrapes of /metrics, /-/healthy and /probe out (-1: --probe.max-in-flight + 256; 0: no limit).").Default("-1").Int()
+		maxHTTPConns  = app.Flag("web.max-connections", "Connections the exporter's HTTP server holds at once, on all listeners; past it a new connection closes the one idle longest after a /probe, else one whose request has not been read (a client that has sent nothing first), else one idle after another request, else it is reset at once: nothing queues, so idle or slow clients and floods of probes cannot keep scrapes of /metrics, /-/healthy and /probe out (-1: --probe.max-in-flight + 256; 0: no limit).").Default("-1").Int()
 		idleTimeout   = app.Flag("web.idle-timeout", "How long a client's keep-alive connection to the exporter may stay idle before the exporter closes it, so that idle connections cannot pile up until the exporter runs out of file descriptors (0: no limit).").Default("1m").Duration()
 		headerTimeout = app.Flag("web.read-header-timeout", "How long a client may take to send a request's header (0: no limit).").Default("10s").Duration()
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
@@ -108,13 +108,10 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	ph := &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset, Metrics: probes, MaxInFlight: *maxInFlight}
-	mux, err := routes(holder, reg, ph, logger, *configFile)
-	if err != nil {
-		level.Error(logger).Log("err", err)
-		return 1
+	budget, source := memoryBudget()
+	if *maxInFlight < 0 {
+		*maxInFlight = maxInFlightFor(budget)
 	}
-	srv := newServer(mux, *idleTimeout, *headerTimeout)
 	conns := *maxHTTPConns
 	if conns < 0 {
 		conns = 0 // no bound
@@ -122,7 +119,21 @@ func run(args []string, stderr io.Writer) int {
 			conns = *maxInFlight + httpConnsBesideProbes
 		}
 	}
-	srv.ConnState = newConnLimit(conns, reg).ConnState
+	if budget > 0 {
+		level.Info(logger).Log("msg", "Memory limit known: Go memory limit and bounds sized from it unless given", "memory_limit_bytes", budget, "from", source, "probe_max_in_flight", *maxInFlight, "web_max_connections", conns)
+	} else {
+		level.Info(logger).Log("msg", "No memory limit known (GOMEMLIMIT, memory cgroup): default bounds unless given", "probe_max_in_flight", *maxInFlight, "web_max_connections", conns)
+	}
+
+	ph := &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset, Metrics: probes, MaxInFlight: *maxInFlight}
+	mux, err := routes(holder, reg, ph, logger, *configFile)
+	if err != nil {
+		level.Error(logger).Log("err", err)
+		return 1
+	}
+	lim := newConnLimit(conns, reg)
+	srv := newServer(lim.track(mux), *idleTimeout, *headerTimeout)
+	srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
 	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1

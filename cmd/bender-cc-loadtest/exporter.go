@@ -17,11 +17,19 @@ import (
 // extraEnv is added to the exporter's environment (--exporter-env).
 var extraEnv []string
 
+// exporterCPUs, when set, pins the exporter to these CPUs (--exporter-cpus, taskset -c).
+var exporterCPUs string
+
+// cgroup, when set, is the memory cgroup the exporter runs in (--cgroup-memory).
+var cgroup *memCgroup
+
 // exporterProc is the exporter under test.
 type exporterProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{} // closed when cmd has exited
+	cmd     *exec.Cmd
+	addr    string
+	exited  chan struct{} // closed when cmd has exited
+	started time.Time
+	exitAt  time.Duration // when it exited, from started (once exited is closed)
 }
 
 // startExporter starts the exporter on a free loopback address. One that
@@ -42,15 +50,22 @@ func tryExporter(bin string, extra []string) (*exporterProc, error) {
 		return nil, err
 	}
 	args := append([]string{"--web.listen-address=" + addr, "--log.level=error"}, extra...)
-	cmd := exec.Command(bin, args...)
+	name := bin
+	if exporterCPUs != "" {
+		name, args = "taskset", append([]string{"-c", exporterCPUs, bin}, args...)
+	}
+	if cgroup != nil {
+		name, args = cgroup.wrap(name, args)
+	}
+	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(e.exited) }()
+	e := &exporterProc{cmd: cmd, addr: addr, exited: make(chan struct{}), started: time.Now()}
+	go func() { _ = cmd.Wait(); e.exitAt = time.Since(e.started); close(e.exited) }()
 	// The landing page, not /-/ready: --exporter may be a peer exporter without it.
 	if err := loopback.WaitReady("http://"+addr+"/", e.exited, 5*time.Second); err != nil {
 		e.stop()
@@ -60,6 +75,16 @@ func tryExporter(bin string, extra []string) (*exporterProc, error) {
 }
 
 func (e *exporterProc) stop() { _ = e.cmd.Process.Kill(); <-e.exited }
+
+// died says how the exporter ended when it exited before stop ("" while it runs).
+func (e *exporterProc) died() string {
+	select {
+	case <-e.exited:
+		return fmt.Sprintf("exited after %s: %s", e.exitAt.Round(time.Millisecond), e.cmd.ProcessState)
+	default:
+		return ""
+	}
+}
 
 // cpuSeconds is the exporter's user+system CPU time, from /proc.
 func (e *exporterProc) cpuSeconds() float64 { v, _ := e.cpu(); return v }

@@ -69,6 +69,24 @@ func (o *openLoop) startFleet() (targets []target, fleetSize, hosts int, err err
 			fleet.SetFault(id, &simulator.FaultSpec{Mode: simulator.FaultLatency, Delay: o.latency})
 		}
 	}
+	// Hanging controllers (--hang): every k-th of the well-behaved ones;
+	// in an overload run they hang during the overload only.
+	if o.hang > 0 {
+		k := max(1, int(1/o.hang+0.5))
+		for id, n := 1, 0; id <= fleetSize; id++ {
+			if proto[id].faulty {
+				continue
+			}
+			if n++; n%k == 0 {
+				o.hangIDs = append(o.hangIDs, id)
+				if o.overloadRate == 0 {
+					fleet.SetFault(id, &simulator.FaultSpec{Mode: simulator.FaultHang})
+					proto[id] = target{faulty: true, wantUp: false}
+				}
+			}
+		}
+	}
+	o.fleet = fleet
 	for h := 0; h < hosts; h++ {
 		addr := "127.0.0.1:0"
 		if hosts > 1 {

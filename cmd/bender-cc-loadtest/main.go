@@ -16,6 +16,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,30 +48,69 @@ func main() {
 		passes      = app.Flag("passes", "Passes over all distinct targets.").Default("2").Int()
 		latency     = app.Flag("controller-latency", "Time each simulated controller takes to answer (0: at once, the CPU-bound worst case).").Default("0s").Duration()
 
-		rate          = app.Flag("rate", "Open loop: probes per second (or give --interval).").Float64()
-		interval      = app.Flag("interval", "Open loop: the scrape interval; the rate is --controllers per interval.").Duration()
-		perHost       = app.Flag("per-host", "Open loop: controllers per loopback host (127.1.x.y).").Default("100").Int()
-		scrapeTimeout = app.Flag("scrape-timeout", "Open loop: X-Prometheus-Scrape-Timeout-Seconds sent with each probe.").Default("10s").Duration()
-		faults        = app.Flag("faults", "Open loop: share of controllers that hang, answer 500, garbage, a truncated body or after 2 s, in turn.").Default("0").Float64()
-		reloadEvery   = app.Flag("reload-every", "Open loop: rewrite the config and send SIGHUP this often; every third config is invalid.").Duration()
-		modbusSource  = app.Flag("modbus", "Open loop: probe the simulated controllers over Modbus TCP (a module with source: modbus) instead of REST.").Bool()
-		simulatorBin  = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
+		rate            = app.Flag("rate", "Open loop: probes per second (or give --interval).").Float64()
+		interval        = app.Flag("interval", "Open loop: the scrape interval; the rate is --controllers per interval.").Duration()
+		perHost         = app.Flag("per-host", "Open loop: controllers per loopback host (127.1.x.y).").Default("100").Int()
+		scrapeTimeout   = app.Flag("scrape-timeout", "Open loop: X-Prometheus-Scrape-Timeout-Seconds sent with each probe.").Default("10s").Duration()
+		faults          = app.Flag("faults", "Open loop: share of controllers that hang, answer 500, garbage, a truncated body or after 2 s, in turn.").Default("0").Float64()
+		reloadEvery     = app.Flag("reload-every", "Open loop: rewrite the config and send SIGHUP this often; every third config is invalid.").Duration()
+		modbusSource    = app.Flag("modbus", "Open loop: probe the simulated controllers over Modbus TCP (a module with source: modbus) instead of REST.").Bool()
+		hang            = app.Flag("hang", "Open loop: share of the well-behaved controllers that hang (accept, never answer); in an overload run only during the overload.").Default("0").Float64()
+		overloadRate    = app.Flag("overload-rate", "Overload run: probes per second in the middle phase; the three phases (normal at --rate, overload, normal) last --duration each, every controller is probed once per --interval (default 10s).").Float64()
+		exporterCPUList = app.Flag("exporter-cpus", "Pin the exporter to these CPUs (taskset -c), e.g. 1; run the load test itself with taskset -c 0 so that the two do not compete.").String()
+		pollHealthURL   = app.Flag("poll-health", "Internal: run as the overload run's health poller against this base URL.").Hidden().String()
+		cgroupMemory    = app.Flag("cgroup-memory", "Run the exporter in a new memory cgroup with this limit, e.g. 128MiB (root; cgroup v1 or v2); reports OOM kills and the peak usage, and removes the group.").Bytes()
+		simulatorBin    = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
 	)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	if *pollHealthURL != "" {
+		pollHealth(*pollHealthURL)
+		return
+	}
 	extraEnv = *exporterEnv
+	exporterCPUs = *exporterCPUList
+	if *cgroupMemory > 0 {
+		g, err := newMemCgroup(int64(*cgroupMemory))
+		if err != nil && os.Getenv("CI") != "true" {
+			fmt.Fprintln(os.Stderr, "skipped (CI=true makes this an error):", err)
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		cgroup = g
+	}
+	exit := func(err error) {
+		if cgroup != nil {
+			cgroup.remove()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+	}
+	if *overloadRate > 0 {
+		if *rate <= 0 {
+			exit(errors.New("an overload run needs --rate, the normal load"))
+		}
+		o := &openLoop{exporter: *exporter, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
+			rate: *rate, overloadRate: *overloadRate, interval: *interval, duration: *duration, scrapeTimeout: *scrapeTimeout,
+			latency: *latency, faults: *faults, hang: *hang}
+		exit(o.runOverload())
+		return
+	}
 	if *interval > 0 && *rate == 0 {
 		*rate = float64(*controllers) / interval.Seconds()
 	}
 	if *rate > 0 {
 		o := &openLoop{exporter: *exporter, simulator: *simulatorBin, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
 			rate: *rate, duration: *duration, scrapeTimeout: *scrapeTimeout, latency: *latency, faults: *faults,
-			reloadEvery: *reloadEvery, floor: *simulatorBin != "" && !*modbusSource, modbus: *modbusSource}
-		if err := o.run(); err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
-			os.Exit(1)
-		}
+			reloadEvery: *reloadEvery, floor: *simulatorBin != "" && !*modbusSource, modbus: *modbusSource, hang: *hang}
+		exit(o.run())
 		return
 	}
+	defer exit(nil)
 	if err := run(*exporter, *exporterArg, *controllers, *concurrency, *duration, *rounds, *targets, *hosts, *passes, *latency); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
 // openLoop describes a run at a fixed rate, as Prometheus scrapes: every
@@ -27,8 +29,14 @@ type openLoop struct {
 	latency              time.Duration // every healthy controller's answer time
 	faults               float64       // share of controllers that misbehave
 	reloadEvery          time.Duration
-	floor                bool // measure the simulator's own CPU per raw request at the same rate
-	modbus               bool // probe the controllers over Modbus TCP (module source: modbus)
+	floor                bool          // measure the simulator's own CPU per raw request at the same rate
+	modbus               bool          // probe the controllers over Modbus TCP (module source: modbus)
+	hang                 float64       // share of well-behaved controllers that hang (in an overload run: during the overload)
+	overloadRate         float64       // probes per second in the overload phase (0: no overload run)
+	interval             time.Duration // overload run: each controller's scrape interval
+
+	fleet   *simulator.Fleet
+	hangIDs []int // the fleet's controllers that hang (--hang)
 
 	peak float64 // the exporter's RSS high-water mark (VmHWM), MiB
 }
@@ -39,6 +47,9 @@ type result struct {
 	ok      bool          // HTTP 200 with a bender_cc_up line
 	wrongUp bool
 	failure string
+	up      bool          // the answer's bender_cc_up (when ok)
+	code    int           // HTTP status, 0 without an answer
+	sent    time.Duration // from the actual send (the load generator may lag behind the schedule)
 }
 
 // sample of the exporter's resources at one moment.
@@ -82,6 +93,9 @@ func (o *openLoop) run() error {
 	probeURL := func(t target) string { return "http://" + exp.addr + "/probe?target=" + t.url }
 	// Warm-up: one pass over a sample of the targets.
 	for i := 0; i < len(targets) && i < 200; i++ {
+		if targets[i].faulty {
+			continue // a hanging one would hold the warm-up for its timeout
+		}
 		if resp, err := client.Get(probeURL(targets[i])); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
@@ -137,6 +151,9 @@ func (o *openLoop) run() error {
 	go func() {
 		defer bg.Done()
 		every := min(5*time.Second, max(time.Second, o.duration/20))
+		if cgroup != nil {
+			every = 500 * time.Millisecond // an OOM kill comes within seconds
+		}
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		var reload <-chan time.Time
@@ -205,6 +222,15 @@ func (o *openLoop) run() error {
 	wall := time.Since(start)
 	close(stop)
 	bg.Wait()
+	if cgroup != nil {
+		fmt.Printf("memory cgroup: %s\n", cgroup.stats())
+	}
+	if d := exp.died(); d != "" {
+		for _, s := range samples {
+			fmt.Printf("at %s: RSS %.1f MiB, %d fds, %d goroutines\n", s.at.Round(time.Millisecond), s.rss, s.fds, s.goroutines)
+		}
+		return fmt.Errorf("the exporter %s (%d probes sent in %s)", d, len(results), sendEnd.Round(time.Millisecond))
+	}
 	// Once the probes are answered the load test has descriptors again.
 	end, ok := take()
 	for try := 0; !ok && try < 20; try++ {
@@ -237,20 +263,21 @@ func probeOnce(client *http.Client, url, timeoutHeader string, wantUp bool, inte
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeoutHeader)
 	c := *client
 	c.Timeout = limit
+	t0 := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return result{lat: time.Since(intended), failure: err.Error()}
+		return result{lat: time.Since(intended), sent: time.Since(t0), failure: err.Error()}
 	}
 	b, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	r := result{lat: time.Since(intended)}
+	r := result{lat: time.Since(intended), sent: time.Since(t0), code: resp.StatusCode}
 	switch body := string(b); {
 	case err != nil:
 		r.failure = err.Error()
 	case resp.StatusCode != http.StatusOK:
 		r.failure = fmt.Sprintf("HTTP %d: %.80s", resp.StatusCode, body)
 	case strings.Contains(body, "\nbender_cc_up 1\n"):
-		r.ok, r.wrongUp = true, !wantUp
+		r.ok, r.up, r.wrongUp = true, true, !wantUp
 	case strings.Contains(body, "\nbender_cc_up 0\n"):
 		r.ok, r.wrongUp = true, wantUp
 	default:
