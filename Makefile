@@ -150,10 +150,13 @@ OVERLOAD := $(if $(PIN),taskset -c 0 )./bender-cc-loadtest $(OVERLOAD_ARGS) $(if
 overload: build bender-cc-loadtest
 	$(OVERLOAD) --overload-rate 2000 --duration 20s
 
-## chaos: the long overload runs: 2x and 5x, 60 s per phase (about 7 minutes)
+## chaos: the long versions (about 12 minutes): the overload runs at 2x and 5x with 60 s phases, the abuse of
+## the exporter's port for 120 s (docs/security.md), the network-fault matrix five times over (docs/performance.md)
 chaos: build bender-cc-loadtest
 	$(OVERLOAD) --overload-rate 2000 --duration 60s
 	$(OVERLOAD) --overload-rate 5000 --duration 60s
+	BENDER_CC_ABUSE_SECONDS=120 $(GO) test -count=1 -timeout 20m -v -run '^TestAbuseOfExporterPort$$' ./e2e
+	$(GO) test -count=5 -run '^TestNetworkFaults$$' ./probe
 
 ## soak: the same for an hour at 500 probes/s, then the floor (docs/performance.md)
 soak: build bender-cc-loadtest

@@ -188,7 +188,7 @@ func TestAbuseOfExporterPort(t *testing.T) {
 			}
 			report.WriteString("; ")
 		}
-		for _, reason := range []string{"idle", "slow", "refused"} {
+		for _, reason := range []string{"idle", "waiting", "slow", "refused"} {
 			n := value(fmt.Sprintf(`max(bender_cc_exporter_http_connections_shed_total{job="exporter_%s",reason=%q}) or vector(0)`, e.name, reason))
 			fmt.Fprintf(&report, "shed %s %.0f, ", reason, n)
 		}
