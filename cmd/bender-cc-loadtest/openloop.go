@@ -61,26 +61,36 @@ type sample struct {
 	probes          int64   // the exporter's bender_cc_exporter_probes_total since the start
 }
 
+// startConfigured writes the simulated fleet's config into a directory of
+// its own and starts the exporter with it; stop ends the exporter and
+// removes the directory.
+func (o *openLoop) startConfigured() (exp *exporterProc, cfgPath string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cfgPath = filepath.Join(dir, "config.yml")
+	if err = writeConfig(cfgPath, 0, true); err == nil {
+		exp, err = startExporter(o.exporter, append([]string{"--config.file=" + cfgPath}, o.extra...))
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	return exp, cfgPath, func() { exp.stop(); _ = os.RemoveAll(dir) }, nil
+}
+
 func (o *openLoop) run() error {
 	targets, fleetSize, hosts, err := o.startFleet()
 	if err != nil {
 		return err
 	}
 
-	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
+	exp, cfgPath, stopExporter, err := o.startConfigured()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := writeConfig(cfgPath, 0, true); err != nil {
-		return err
-	}
-	exp, err := startExporter(o.exporter, append([]string{"--config.file=" + cfgPath}, o.extra...))
-	if err != nil {
-		return err
-	}
-	defer exp.stop()
+	defer stopExporter()
 
 	interval := time.Duration(float64(len(targets)) / o.rate * float64(time.Second))
 	fmt.Printf("open loop: %d controllers (%d misbehaving) on %d hosts, %.0f probes/s (each controller every %s), %s, scrape timeout %s, healthy controllers answer after %s; %d CPUs; open-file limit %d; exporter %s (pid %d) %s\n",

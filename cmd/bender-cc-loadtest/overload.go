@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,20 +59,11 @@ func (o *openLoop) runOverload() error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
+	exp, _, stopExporter, err := o.startConfigured()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := writeConfig(cfgPath, 0, true); err != nil {
-		return err
-	}
-	exp, err := startExporter(o.exporter, append([]string{"--config.file=" + cfgPath}, o.extra...))
-	if err != nil {
-		return err
-	}
-	defer exp.stop()
+	defer stopExporter()
 
 	normal := min(len(targets), int(o.rate*o.interval.Seconds()+0.5))
 	d := o.duration
@@ -341,15 +330,7 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 // peak in earlier (half as much again: a pile-up grows tenfold).
 func plateau(earlier, later []sample) error {
 	var errs []error
-	for _, c := range []struct {
-		name  string
-		f     func(sample) float64
-		slack float64
-	}{
-		{"RSS (MiB)", func(s sample) float64 { return s.rss }, 8},
-		{"open fds", func(s sample) float64 { return float64(s.fds) }, 64},
-		{"goroutines", func(s sample) float64 { return float64(s.goroutines) }, 128},
-	} {
+	for _, c := range resources {
 		a, b := 0.0, 0.0
 		for _, s := range earlier {
 			a = max(a, c.f(s))
