@@ -118,7 +118,8 @@ func (n *natForget) Cleanup(stub *toxics.ToxicStub) {
 
 // outcome is what a probe during the fault gives, and how many scrapes the
 // fault costs: that probe and the one after the fault has cleared. reason
-// is in the warning of a failed probe.
+// is in the warning of a failed probe (for a Modbus timeout only the
+// result: the reader's "no Modbus reply" and the probe's own deadline race).
 type outcome struct {
 	result string
 	lost   int
@@ -167,11 +168,11 @@ var netFaults = []netFault{
 	{name: "VPN down, on a new connection", fresh: true,
 		toxics: func(string) []toxic { return both("timeout", map[string]any{"timeout": 0}) },
 		rest:   outcome{ResultTimeout, 1, "no answer within 1s", "gives up at the probe's timeout, closes the connection"},
-		modbus: outcome{ResultTimeout, 1, "no Modbus reply", "gives up at the probe's timeout, closes the connection"}},
+		modbus: outcome{ResultTimeout, 1, "result=timeout", "gives up at the probe's timeout, closes the connection"}},
 	{name: "VPN down, on the idle kept connection",
 		toxics: func(string) []toxic { return both("timeout", map[string]any{"timeout": 0}) },
 		rest:   outcome{ResultTimeout, 1, "no answer within 1s", "leaves the kept connection at half the timeout, asks on a new one, which gets no answer either; gives up at the timeout"},
-		modbus: outcome{ResultTimeout, 1, "no Modbus reply", "keeps no connection: as on a new one"}},
+		modbus: outcome{ResultTimeout, 1, "result=timeout", "keeps no connection: as on a new one"}},
 	{name: "NAT forgets the idle kept connection", forget: true,
 		toxics: func(string) []toxic { return both("nat_forget", nil) },
 		rest:   outcome{ResultSuccess, 0, "", "leaves the kept connection at half the timeout, asks again on a new one"},
