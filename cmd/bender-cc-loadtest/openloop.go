@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,25 +58,6 @@ type sample struct {
 	fds, goroutines int
 	cpu             float64 // exporter CPU seconds since the start
 	probes          int64   // the exporter's bender_cc_exporter_probes_total since the start
-}
-
-// startConfigured writes the simulated fleet's config into a directory of
-// its own and starts the exporter with it; stop ends the exporter and
-// removes the directory.
-func (o *openLoop) startConfigured() (exp *exporterProc, cfgPath string, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "bender-cc-loadtest")
-	if err != nil {
-		return nil, "", nil, err
-	}
-	cfgPath = filepath.Join(dir, "config.yml")
-	if err = writeConfig(cfgPath, 0, true); err == nil {
-		exp, err = startExporter(o.exporter, append([]string{"--config.file=" + cfgPath}, o.extra...))
-	}
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, "", nil, err
-	}
-	return exp, cfgPath, func() { exp.stop(); _ = os.RemoveAll(dir) }, nil
 }
 
 func (o *openLoop) run() error {
@@ -294,16 +274,4 @@ func probeOnce(client *http.Client, url, timeoutHeader string, wantUp bool, inte
 		r.failure = "no bender_cc_up in the answer"
 	}
 	return r
-}
-
-func writeConfig(path string, n int, valid bool) error {
-	cfg := fmt.Sprintf("# reload %d\nmodules:\n  default:\n    timeout: %ds\n  modbus: {source: modbus}\n", n, 10+n%5)
-	if !valid {
-		cfg = fmt.Sprintf("# reload %d, invalid\nmodules:\n  default:\n    timeuot: 10s\n", n)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
