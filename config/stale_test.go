@@ -17,17 +17,8 @@ import (
 // the request is asked again on a new connection. A new connection that is
 // slow to answer is waited for.
 func TestStaleConnectionRetried(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		seen  = map[string]int{} // requests per connection
-		conns atomic.Int64
-		slow  atomic.Bool
-	)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen[r.RemoteAddr]++
-		n := seen[r.RemoteAddr]
-		mu.Unlock()
+	var slow atomic.Bool
+	conns, get := keptConnServer(t, func(w http.ResponseWriter, r *http.Request, n int, _ bool) {
 		if n > 1 { // a kept connection: as dead as one a NAT forgot
 			<-r.Context().Done()
 			return
@@ -36,32 +27,7 @@ func TestStaleConnectionRetried(t *testing.T) {
 			time.Sleep(700 * time.Millisecond)
 		}
 		_, _ = io.WriteString(w, "ok")
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	h := NewHolder("", "test", nil)
-	if err := h.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	client := h.Get().Client(DefaultModule)
-	get := func() (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), time.Second), 3*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return time.Since(start), err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		_, err = io.ReadAll(resp.Body)
-		return time.Since(start), err
-	}
+	})
 	slow.Store(true) // longer than half the timeout, on a new connection
 	if took, err := get(); err != nil {
 		t.Fatalf("first request (new connection, %s): %v", took, err)
@@ -84,16 +50,7 @@ func TestStaleConnectionRetried(t *testing.T) {
 // is the new connection's: a slow answer there is not given up, and no
 // third connection is made.
 func TestStaleWaitPerConnection(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		seen  = map[string]int{}
-		conns atomic.Int64
-	)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen[r.RemoteAddr]++
-		n, first := seen[r.RemoteAddr], len(seen) == 1
-		mu.Unlock()
+	conns, get := keptConnServer(t, func(w http.ResponseWriter, _ *http.Request, n int, first bool) {
 		switch {
 		case n > 1: // the kept connection, closed without an answer
 			c, _, _ := w.(http.Hijacker).Hijack()
@@ -103,6 +60,34 @@ func TestStaleWaitPerConnection(t *testing.T) {
 			time.Sleep(700 * time.Millisecond)
 		}
 		_, _ = io.WriteString(w, "ok")
+	})
+	for i := range 2 {
+		if _, err := get(); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (the kept one, then the transport's new one)", n)
+	}
+}
+
+// keptConnServer serves handle, telling it the request's number on its
+// connection (n) and whether the connection is the first one, and returns
+// the count of connections made and a GET through the default module's
+// client with a probe timeout of 1 s.
+func keptConnServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int, first bool)) (*atomic.Int64, func() (time.Duration, error)) {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		seen  = map[string]int{} // requests per connection
+		conns atomic.Int64
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.RemoteAddr]++
+		n, first := seen[r.RemoteAddr], len(seen) == 1
+		mu.Unlock()
+		handle(w, r, n, first)
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -110,25 +95,23 @@ func TestStaleWaitPerConnection(t *testing.T) {
 		}
 	}
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	h := NewHolder("", "test", nil)
 	if err := h.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	client := h.Get().Client(DefaultModule)
-	for i := range 2 {
+	return &conns, func() (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), time.Second), 3*time.Second)
+		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
-			cancel()
-			t.Fatalf("request %d: %v", i+1, err)
+			return time.Since(start), err
 		}
-		_, _ = io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		cancel()
-	}
-	if n := conns.Load(); n != 2 {
-		t.Errorf("%d connections, want 2 (the kept one, then the transport's new one)", n)
+		defer func() { _ = resp.Body.Close() }()
+		_, err = io.ReadAll(resp.Body)
+		return time.Since(start), err
 	}
 }
