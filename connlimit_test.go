@@ -22,14 +22,7 @@ import (
 func TestSlowConnectionsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	lim := newConnLimit(16, reg)
-	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") }), time.Minute, 10*time.Second)
-	srv.ConnState = lim.ConnState
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	addr := serveLimited(t, lim, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
 	var silent []net.Conn
 	t.Cleanup(func() {
 		for _, c := range silent {
@@ -37,7 +30,7 @@ func TestSlowConnectionsBounded(t *testing.T) {
 		}
 	})
 	for range 16 {
-		c, err := net.Dial("tcp", l.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +42,7 @@ func TestSlowConnectionsBounded(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	get := func() (string, error) {
-		c, err := net.Dial("tcp", l.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return "", err
 		}
@@ -74,7 +67,7 @@ func TestSlowConnectionsBounded(t *testing.T) {
 		}
 	}
 	waitOpen(15)
-	c, err := net.Dial("tcp", l.Addr().String()) // the 16th again
+	c, err := net.Dial("tcp", addr) // the 16th again
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,16 +153,9 @@ func TestBoundKeepsOtherConnections(t *testing.T) {
 func TestRefusedConnectionReset(t *testing.T) {
 	lim := newConnLimit(1, prometheus.NewRegistry())
 	release := make(chan struct{})
-	srv := newServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), time.Minute, 10*time.Second)
-	srv.ConnState = lim.ConnState
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	addr := serveLimited(t, lim, func(http.ResponseWriter, *http.Request) { <-release })
 	t.Cleanup(func() { close(release) })
-	busy, err := net.Dial("tcp", l.Addr().String())
+	busy, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +175,7 @@ func TestRefusedConnectionReset(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// So fast a reset may even fail the dial.
-	c, err := net.Dial("tcp", l.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err == nil {
 		t.Cleanup(func() { _ = c.Close() })
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -198,4 +184,19 @@ func TestRefusedConnectionReset(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("a connection beyond the bound: %v, want a reset", err)
 	}
+}
+
+// serveLimited serves h on a loopback port with the exporter's server
+// settings and lim's ConnState hook; it returns the address.
+func serveLimited(t *testing.T, lim *connLimit, h http.HandlerFunc) string {
+	t.Helper()
+	srv := newServer(h, time.Minute, 10*time.Second)
+	srv.ConnState = lim.ConnState
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return l.Addr().String()
 }
