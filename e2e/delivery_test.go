@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,6 +86,20 @@ func (w *webhook) with(status string, labels map[string]string) []notification {
 	return out
 }
 
+// since returns the notifications received after the first mark ones.
+func (w *webhook) since(mark int) []notification {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.got[min(mark, len(w.got)):])
+}
+
+// mark is the number of notifications received so far, for since.
+func (w *webhook) mark() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.got)
+}
+
 // alertmanagerConfig is alerts/alertmanager.yml.example with its receivers
 // replaced by the test's webhook (one path per receiver) and its waits and
 // intervals shortened; routes, grouping and inhibitions stay as shipped.
@@ -132,8 +147,9 @@ func alertmanagerConfig(t *testing.T, hook string) string {
 
 // amAlert is an alert as Alertmanager's API lists it.
 type amAlert struct {
-	Labels map[string]string
-	Status struct {
+	Labels      map[string]string
+	Fingerprint string
+	Status      struct {
 		State       string
 		InhibitedBy []string
 		SilencedBy  []string
@@ -273,7 +289,7 @@ func TestAlertDelivery(t *testing.T) {
 		})
 	})
 
-	t.Run("50 controllers behind one closed port: one notification", func(t *testing.T) {
+	t.Run("a dark site of 50 controllers: one notification, the other site's alerts delivered", func(t *testing.T) {
 		// A history of success first, so that the share of failed probes
 		// (BenderCCExporterProbesFailing, over half) takes a while to cross.
 		Eventually(t, 60*time.Second, func() error {
@@ -283,48 +299,78 @@ func TestAlertDelivery(t *testing.T) {
 			}
 			return nil
 		})
-		srvB.Close()
-		unreachable := map[string]string{"alertname": "BenderCCControllerUnreachable", "site": "b"}
-		// A controller of site b that tripped on its own (a simulated cycle in 30
-		// does) has its page, which holds back its other warnings: not in the 50.
-		Eventually(t, 30*time.Second, func() error {
-			paged := map[string]bool{}
-			for _, s := range f.MustQuery(t, `ALERTS{alertstate="firing",severity="critical",site="b"}`) {
-				paged[s.Metric["instance"]] = true
-			}
-			n := hook.with("firing", unreachable)
-			if len(n) != 1 || len(n[0].Alerts) != 50-len(paged) {
-				counts := []int{}
-				for _, x := range n {
-					counts = append(counts, len(x.Alerts))
-				}
-				return fmt.Errorf("%d notifications with %v alerts (want 1 with 50 - %d paged)", len(n), counts, len(paged))
-			}
-			for _, a := range n[0].Alerts {
-				if paged[a.Labels["instance"]] {
-					return fmt.Errorf("%s is paged and notified as unreachable", a.Labels["instance"])
-				}
-			}
-			return nil
-		})
-		n := hook.with("firing", unreachable)[0]
-		if n.Receiver != "bender-cc-tickets" || n.GroupLabels["site"] != "b" || n.GroupLabels["alertname"] != "BenderCCControllerUnreachable" {
-			t.Errorf("notification: receiver %s, group %v", n.Receiver, n.GroupLabels)
+		// Site b goes dark the way a site behind a dead LTE router or VPN does:
+		// the connections are accepted and nothing ever answers.
+		darkFrom := hook.mark()
+		hang, _ := simulator.ParseFault("hang")
+		for id := 1; id <= 50; id++ {
+			simB.SetFault(id, hang)
 		}
-
-		// Then most of the module's probes fail: that alert holds back the
-		// 50 (they are one problem, the module's).
-		Eventually(t, 90*time.Second, func() error {
-			if n := hook.with("firing", map[string]string{"alertname": "BenderCCExporterProbesFailing", "module": "default"}); len(n) != 1 {
-				return fmt.Errorf("%d BenderCCExporterProbesFailing notifications", len(n))
+		dark := map[string]string{"alertname": "BenderCCSiteDark", "site": "b"}
+		Eventually(t, 30*time.Second, func() error {
+			if n := hook.with("firing", dark); len(n) != 1 {
+				return fmt.Errorf("%d BenderCCSiteDark notifications for site b", len(n))
 			}
-			for _, a := range amFind(t, am, unreachable) {
-				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
-					return fmt.Errorf("%s not held back: %+v", a.Labels["instance"], a.Status)
+			return nil
+		})
+		n := hook.with("firing", dark)[0]
+		if a := n.Alerts[0]; n.Receiver != "bender-cc-tickets" || len(n.Alerts) != 1 || n.GroupLabels["site"] != "b" ||
+			n.GroupLabels["alertname"] != "BenderCCSiteDark" || a.Labels["job"] != "bender_cc" || a.Labels["severity"] != "warning" ||
+			a.Annotations["summary"] != "Site b is dark: 50 of 50 controllers cannot be read" ||
+			!strings.HasSuffix(a.Annotations["runbook_url"], "/docs/runbook.md#benderccsitedark") {
+			t.Errorf("the site's notification: %s", n.Raw)
+		}
+		t.Logf("the dark site's notification, as delivered:\n%s", n.Raw)
+
+		// The 50 controllers' own alerts fire, and the site alert holds them back.
+		siteAlert := amFind(t, am, dark)
+		if len(siteAlert) != 1 {
+			t.Fatalf("BenderCCSiteDark of site b in Alertmanager: %+v", siteAlert)
+		}
+		unreachable := map[string]string{"alertname": "BenderCCControllerUnreachable", "site": "b"}
+		Eventually(t, 30*time.Second, func() error {
+			held := amFind(t, am, unreachable)
+			if len(held) != 50 {
+				return fmt.Errorf("%d BenderCCControllerUnreachable of site b in Alertmanager", len(held))
+			}
+			for _, a := range held {
+				if a.Status.State != "suppressed" || !slices.Contains(a.Status.InhibitedBy, siteAlert[0].Fingerprint) {
+					return fmt.Errorf("%s not held back by the site alert: %+v", a.Labels["instance"], a.Status)
 				}
 			}
 			return nil
 		})
+
+		// Meanwhile a controller of site a stops answering on its own: its alert
+		// is delivered, the dark site b holds back nothing of site a.
+		const lone = 9
+		loneTarget := fmt.Sprintf("%s/cc/%d", srvA.URL, lone)
+		broken, _ := simulator.ParseFault("500")
+		simA.SetFault(lone, broken)
+		Eventually(t, 30*time.Second, func() error {
+			n := hook.with("firing", map[string]string{"alertname": "BenderCCControllerUnreachable", "instance": loneTarget})
+			if len(n) != 1 || n[0].GroupLabels["site"] != "a" || len(n[0].Alerts) != 1 {
+				return fmt.Errorf("%d notifications of %s unreachable", len(n), loneTarget)
+			}
+			return nil
+		})
+
+		// By now the site's controllers' alerts have been in Alertmanager for more
+		// than a group_wait: since the site went dark, one alert of site b was
+		// notified firing, the site's; a safety trip of one of its controllers (a
+		// simulated cycle in 30 has one) would page. (Alerts that fired before
+		// and resolve now that nothing is read may send their resolved.)
+		for _, n := range hook.since(darkFrom) {
+			for _, a := range n.Alerts {
+				if a.Status == "firing" && a.Labels["site"] == "b" && a.Labels["alertname"] != "BenderCCSiteDark" && a.Labels["severity"] != "critical" {
+					t.Errorf("site b also notified %s: %s", a.Labels["alertname"], n.Raw)
+				}
+			}
+		}
+		// A dark site is no capacity problem: nothing refused, no overload.
+		if s := f.MustQuery(t, `ALERTS{alertname="BenderCCExporterOverloaded"} or sum(bender_cc_exporter_probe_requests_refused_total{reason="overloaded"}) > 0`); len(s) != 0 {
+			t.Errorf("the dark site counts as overload: %v", s)
+		}
 	})
 
 	t.Run("the exporter stops: one alert about it, the probes held back, the trip stays", func(t *testing.T) {
@@ -387,8 +433,16 @@ func TestAlertDelivery(t *testing.T) {
 			l := map[string]string{"alertname": alertname, "severity": severity, "job": "bender_cc", "instance": instance, "site": "c"}
 			for n := 0; n+1 < len(more); n += 2 {
 				l[more[n]] = more[n+1]
+				if more[n+1] == "" {
+					delete(l, more[n])
+				}
 			}
 			return l
+		}
+		// A dark site: BenderCCSiteDark as the rules give it (job and site, no instance).
+		siteDark := map[string]string{"alertname": "BenderCCSiteDark", "severity": "warning", "job": "bender_cc", "site": "dark"}
+		atDark := func(instance, alertname, severity string, more ...string) map[string]string {
+			return ctl(instance, alertname, severity, append([]string{"site", "dark"}, more...)...)
 		}
 		cases := []struct {
 			why            string
@@ -402,6 +456,16 @@ func TestAlertDelivery(t *testing.T) {
 				ctl("c3", "BenderCCConnectorFaulted", "warning"), ctl("c3", "BenderCCChargingStalled", "warning")},
 			{"a tripped safety device holds back its controller's warnings",
 				ctl("c4", "BenderCCRCDTripped", "critical"), ctl("c4", "BenderCCErrorActive", "warning", "error", "plug_locking_failed")},
+			{"a dark site holds back its controllers' unreachable alerts",
+				siteDark, atDark("d1", "BenderCCControllerUnreachable", "warning", "module", "default")},
+			{"a dark site holds back its controllers' failed probe scrapes",
+				siteDark, atDark("d2", "BenderCCProbeScrapeFailing", "warning")},
+			{"a dark site holds back its controllers' restarts",
+				siteDark, atDark("d3", "BenderCCControllerRestarted", "info")},
+			{"a dark site holds back its controllers' lost backends (the site's network)",
+				siteDark, atDark("d4", "BenderCCBackendDisconnected", "warning")},
+			{"a dark site holds back its DLM masters' missing slaves (the site's controllers)",
+				siteDark, atDark("d5", "BenderCCDLMSlavesMissing", "warning")},
 		}
 		var post []map[string]any
 		for _, c := range cases {
@@ -409,8 +473,14 @@ func TestAlertDelivery(t *testing.T) {
 				post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
 			}
 		}
-		// Controls: the same target alerts of another controller are not held back.
-		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning")}
+		// Controls: the same target alerts of another controller are not held back;
+		// a dark site holds back no safety trip, nothing a controller still read
+		// reports, nothing of another site, of a controller without a site, or of
+		// another job (the site's Modbus job is not dark).
+		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning"),
+			atDark("d6", "BenderCCRCDTripped", "critical"), atDark("d7", "BenderCCConnectorFaulted", "warning"),
+			ctl("e1", "BenderCCControllerRestarted", "info", "site", "lit"), ctl("n1", "BenderCCControllerRestarted", "info", "site", ""),
+			atDark("m1", "BenderCCControllerRestarted", "info", "job", "bender_cc_modbus")}
 		for _, l := range controls {
 			post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
 		}
@@ -425,9 +495,9 @@ func TestAlertDelivery(t *testing.T) {
 		}
 		for _, c := range cases {
 			Eventually(t, 10*time.Second, func() error {
-				a := amFind(t, am, c.target)
-				if len(a) != 1 || a[0].Status.State != "suppressed" || len(a[0].Status.InhibitedBy) == 0 {
-					return fmt.Errorf("%s: %v not held back: %+v", c.why, c.target, a)
+				src, a := amFind(t, am, c.source), amFind(t, am, c.target)
+				if len(src) != 1 || len(a) != 1 || a[0].Status.State != "suppressed" || !slices.Contains(a[0].Status.InhibitedBy, src[0].Fingerprint) {
+					return fmt.Errorf("%s: %v not held back by %v: %+v", c.why, c.target, c.source, a)
 				}
 				return nil
 			})
