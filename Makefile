@@ -78,7 +78,7 @@ $(GOLANGCI_LINT):
 test-prometheus3: $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
 	PATH=$(CURDIR)/$(PROMETHEUS3):$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
 	  BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) \
-	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden|TestAlertDelivery'
+	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestSiteLabelFromFiles|TestPromtool|TestGolden|TestAlertDelivery'
 
 $(PROMETHEUS3)/prometheus:
 	mkdir -p .build/tmp/prometheus $(PROMETHEUS3)
