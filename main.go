@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
+	"github.com/bender-cc/bender_cc_exporter/admission"
 	"github.com/bender-cc/bender_cc_exporter/config"
 	"github.com/bender-cc/bender_cc_exporter/probe"
 )
@@ -108,9 +109,9 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	budget, source := memoryBudget()
+	budget, source := admission.MemoryBudget()
 	if *maxInFlight < 0 {
-		*maxInFlight = maxInFlightFor(budget)
+		*maxInFlight = admission.MaxInFlightFor(budget)
 	}
 	conns := *maxHTTPConns
 	if conns < 0 {
@@ -131,8 +132,8 @@ func run(args []string, stderr io.Writer) int {
 		level.Error(logger).Log("err", err)
 		return 1
 	}
-	lim := newConnLimit(conns, reg)
-	srv := newServer(lim.track(mux), *idleTimeout, *headerTimeout)
+	lim := admission.NewConnLimit(conns, reg)
+	srv := newServer(lim.Track(mux), *idleTimeout, *headerTimeout)
 	srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
 	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)

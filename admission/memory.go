@@ -1,4 +1,4 @@
-package main
+package admission
 
 import (
 	"bufio"
@@ -41,12 +41,12 @@ const (
 // cgroup to 121 MiB; at 90 % to 94 MiB.
 const cgroupMemoryShare = 0.9
 
-// memoryBudget is the memory the process may use, in bytes, and where
+// MemoryBudget is the memory the process may use, in bytes, and where
 // that figure comes from: the lower of GOMEMLIMIT (the Go memory limit)
 // and 90 % of the memory cgroup's limit; 0 when neither is known. The Go
 // memory limit is lowered to it, so that the GC collects before the
 // kernel's OOM killer strikes.
-func memoryBudget() (int64, string) {
+func MemoryBudget() (int64, string) {
 	var budget int64
 	source := ""
 	goLimit := debug.SetMemoryLimit(-1)
@@ -64,8 +64,8 @@ func memoryBudget() (int64, string) {
 	return budget, source
 }
 
-// maxInFlightFor is the default --probe.max-in-flight for a memory budget.
-func maxInFlightFor(budget int64) int {
+// MaxInFlightFor is the default --probe.max-in-flight for a memory budget.
+func MaxInFlightFor(budget int64) int {
 	if budget <= 0 {
 		return defaultMaxInFlight
 	}

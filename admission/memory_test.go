@@ -1,4 +1,4 @@
-package main
+package admission
 
 import (
 	"os"
@@ -20,8 +20,8 @@ func TestMaxInFlightFor(t *testing.T) {
 		{1 << 20, 16},
 		{1 << 40, 4096},
 	} {
-		if got := maxInFlightFor(tt.budget); got != tt.want {
-			t.Errorf("maxInFlightFor(%d) = %d, want %d", tt.budget, got, tt.want)
+		if got := MaxInFlightFor(tt.budget); got != tt.want {
+			t.Errorf("MaxInFlightFor(%d) = %d, want %d", tt.budget, got, tt.want)
 		}
 	}
 }
