@@ -73,3 +73,32 @@ func BoundsFor(budget int64) Bounds {
 	b.InFlight = b.Waiting + b.Working
 	return b
 }
+
+// Override sets the bounds given explicitly (a flag at -1 keeps the sized
+// one; 0 means no bound). Without an explicit --probe.max-in-flight it is
+// the sum of the waiting and working bounds (none if either is none);
+// with "no bound" there and no bound on waiting or working given, there is
+// none on either.
+func (b Bounds) Override(waiting, working, inFlight, perTarget, targets int) Bounds {
+	set := func(dst *int, v int) {
+		if v >= 0 {
+			*dst = v
+		}
+	}
+	if inFlight == 0 {
+		b.Waiting, b.Working = 0, 0
+	}
+	set(&b.Waiting, waiting)
+	set(&b.Working, working)
+	switch {
+	case inFlight >= 0:
+		b.InFlight = inFlight
+	case b.Waiting == 0 || b.Working == 0:
+		b.InFlight = 0
+	default:
+		b.InFlight = b.Waiting + b.Working
+	}
+	set(&b.PerTarget, perTarget)
+	set(&b.Targets, targets)
+	return b
+}

@@ -90,6 +90,21 @@ func New(b Bounds, reg prometheus.Registerer) *Controller {
 	return c
 }
 
+// Saturated says whether probes in flight are at the hard bound, past
+// which not even a target refused last time gets in: a request can be
+// refused before any work for it (the allowlist's DNS lookup included).
+func (c *Controller) Saturated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bounds.InFlight > 0 && c.inFlight() >= c.hardBound()
+}
+
+// SetCPUBusy replaces the scheduler's latency as the sign that the CPU is
+// short (no probe is preempted while busy says so): for tests, which must
+// not depend on how loaded the machine running them is. Call it before the
+// first Admit.
+func (c *Controller) SetCPUBusy(busy func(time.Time) bool) { c.cpuBusy = busy }
+
 // Bounds returns the bounds in force.
 func (c *Controller) Bounds() Bounds { return c.bounds }
 
@@ -147,7 +162,9 @@ func (c *Controller) Admit(key string, timeout time.Duration, cancel context.Can
 		}
 		return c.refuse(t, ReasonTargetCap)
 	}
-	if c.full() && !(c.waitingFull() && c.preempt(now)) {
+	// Full: make room by preempting a waiting probe (which helps only when
+	// waiting probes fill it), or decide who goes without.
+	if c.full() && (!c.waitingFull() || !c.preempt(now)) {
 		switch {
 		case t.refused && c.inFlight() < c.hardBound():
 			// Refused last time: in over the bound, so that no target
