@@ -7,7 +7,7 @@ import (
 )
 
 // TestBoundsFor: half of the memory budget for probes, a quarter of that
-// for working ones at 128 KiB, the rest for waiting ones at 64 KiB; 5 % for
+// for working ones at 128 KiB, the rest for waiting ones at 80 KiB; 5 % for
 // targets at 512 bytes; the bounds of before (4,096 in flight) when no
 // limit is known and at most.
 func TestBoundsFor(t *testing.T) {
@@ -16,8 +16,8 @@ func TestBoundsFor(t *testing.T) {
 		want   Bounds
 	}{
 		{0, Bounds{Waiting: 3584, Working: 512, InFlight: 4096, PerTarget: 4, Targets: 100_000}},
-		{128 << 20, Bounds{Waiting: 768, Working: 128, InFlight: 896, PerTarget: 4, Targets: 13_107}},
-		{(128 << 20) * 9 / 10, Bounds{Waiting: 691, Working: 115, InFlight: 806, PerTarget: 4, Targets: 11_796}},
+		{128 << 20, Bounds{Waiting: 614, Working: 128, InFlight: 742, PerTarget: 4, Targets: 13_107}},
+		{(128 << 20) * 9 / 10, Bounds{Waiting: 552, Working: 115, InFlight: 667, PerTarget: 4, Targets: 11_796}},
 		{1 << 20, Bounds{Waiting: 16, Working: 4, InFlight: 20, PerTarget: 4, Targets: 10_000}},
 		{1 << 40, Bounds{Waiting: 3584, Working: 512, InFlight: 4096, PerTarget: 4, Targets: 1_000_000}},
 	} {
