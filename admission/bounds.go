@@ -2,9 +2,10 @@ package admission
 
 // What a probe holds, measured (docs/performance.md, "Overload"). A probe
 // that waits (connecting, or for the controller's first byte) holds
-// goroutines, two sockets and their buffers, no body: 50–56 KiB of RSS
-// each over 2,000 probes of controllers that never answer (48 KiB after
-// the flight's own goroutine went). A probe that works (reads the body,
+// goroutines, two sockets and their buffers, no body: 54 KiB of RSS each
+// over 2,000 probes of controllers that accept and never answer, 46.5 KiB
+// when the connect never completes (59 and 50 before the request's own
+// goroutine went). A probe that works (reads the body,
 // parses it, writes the answer) holds the body, the parsed document and
 // the answer besides; and in an overload the connections beside the
 // probes (--web.max-connections, many waiting for their request to be
