@@ -45,7 +45,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 		}
 	}
 	for _, f := range families {
-		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources {
+		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources && f.kind != famFailure || up == 1 && f.kind == famFailure {
 			continue
 		}
 		w.fam = f
@@ -55,6 +55,10 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(up)
 		case famDuration:
 			w.sample(r.Duration.Seconds())
+		case famFailure:
+			if fl := r.Failure; fl != nil {
+				w.sample(1, [2]string{"admission", fl.Admission}, [2]string{"result", fl.Result})
+			}
 		case famSources:
 			for _, s := range r.Sources {
 				w.sample(map[bool]float64{true: 1}[s.Err == nil], [2]string{"source", s.Name})
@@ -116,6 +120,7 @@ const (
 	famUnknownStates
 	famErrorCount
 	famSources
+	famFailure
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -156,6 +161,7 @@ func init() {
 	add("unknown_states", unknownStatesHelp, "gauge", famUnknownStates)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
 	add("source_up", sourceUpHelp, "gauge", famSources)
+	add("failure_info", failureInfoHelp, "gauge", famFailure)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}
