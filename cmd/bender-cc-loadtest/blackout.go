@@ -52,10 +52,10 @@ type fleetTarget struct {
 
 // scrapeRecord is one scrape of the run and what came of it.
 type scrapeRecord struct {
-	interval    int
-	dark        bool
-	afterReturn bool // answered once the dark sites were back
-	r           result
+	interval int
+	dark     bool
+	straddle bool // in flight when the dark sites went dark or came back
+	r        result
 }
 
 // slot is the j-th scrape of a run in which n targets are each scraped
@@ -214,10 +214,15 @@ func (b *blackoutRun) run() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Since(start)
 			r := probeOnce(client, "http://"+exp.addr+"/probe?target="+t.url, header, wantUp, start.Add(at), b.scrapeTimeout+5*time.Second)
-			back := at+r.sent >= time.Duration(b.before+b.dark)*b.interval
+			done := time.Since(start)
+			straddle := false
+			for _, sw := range []time.Duration{time.Duration(b.before) * b.interval, time.Duration(b.before+b.dark) * b.interval} {
+				straddle = straddle || sent < sw && done >= sw
+			}
 			mu.Lock()
-			records = append(records, scrapeRecord{interval: iv, dark: t.dark, afterReturn: back, r: r})
+			records = append(records, scrapeRecord{interval: iv, dark: t.dark, straddle: straddle, r: r})
 			mu.Unlock()
 		}()
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestSlot(t *testing.T) {
 // and the dark class's outcomes (in outcomeNames' order), all answered
 // after lat.
 func figuresOf(phases []string, healthy, dark [][numOutcomes]int, lat time.Duration) *blackoutFigures {
-	f := &blackoutFigures{interval: 15 * time.Second, phases: phases, peakMemory: 70 << 20, upAfterReturn: make([]int, len(phases))}
+	f := &blackoutFigures{interval: 15 * time.Second, phases: phases, peakMemory: 70 << 20, excused: make([]int, len(phases))}
 	fill := func(c [numOutcomes]int, lat time.Duration) *tally {
 		t := &tally{n: c}
 		for range t.n[upOne] + t.n[upZero] + t.n[refused503] + t.n[noAnswer] + t.n[otherCode] + t.n[late] {
@@ -84,11 +85,22 @@ func TestBlackoutVerdict(t *testing.T) {
 		}, []string{"interval 2 (dark): 580 of 1500 scrapes of the dark sites' controllers not 200 with bender_cc_up 0 (503 580)"}},
 		{"dark answered late", func(f *blackoutFigures) { f.dark[3].n[upZero]--; f.dark[3].n[late]++ }, []string{"interval 4 (dark): 1 of 1500", "late 1"}},
 		{"dark up while dark", func(f *blackoutFigures) { f.dark[3].n[upZero]--; f.dark[3].n[upOne]++ }, []string{"interval 4 (dark): 1 of 1500", "up 1 1"}},
-		{"dark up once the site was back", func(f *blackoutFigures) {
+		{"dark up once the site was back (in flight at the return)", func(f *blackoutFigures) {
 			f.dark[3].n[upZero] -= 84
 			f.dark[3].n[upOne] += 84
-			f.upAfterReturn[3] = 84
+			f.excused[3] = 84
 		}, nil},
+		{"down once the site went dark (in flight at the dark)", func(f *blackoutFigures) {
+			f.dark[0].n[upOne]--
+			f.dark[0].n[upZero]++
+			f.excused[0] = 1
+		}, nil},
+		{"in flight at the return, but refused", func(f *blackoutFigures) {
+			f.dark[3].n[upZero] -= 2
+			f.dark[3].n[upOne]++
+			f.dark[3].n[refused503]++
+			f.excused[3] = 1
+		}, []string{"interval 4 (dark): 1 of 1500", "503 1"}},
 		{"refused in the first interval back", func(f *blackoutFigures) { f.dark[4].n[upZero]--; f.dark[4].n[refused503]++ }, []string{"interval 5 (back): 1 of 1500", "503 1"}},
 		{"not recovered in the second interval", func(f *blackoutFigures) { f.dark[5].n[upOne]--; f.dark[5].n[upZero]++ }, []string{"interval 6 (back): 1 of 1500", "up 0 1"}},
 		{"healthy slow", func(f *blackoutFigures) {
@@ -121,6 +133,45 @@ func TestBlackoutVerdict(t *testing.T) {
 				t.Errorf("%s: %q not in %q", tt.name, w, all)
 			}
 		}
+	}
+}
+
+// TestTallies: scrapes land in their interval and class; a dark site's
+// scrape in flight when the site went dark or came back is excused for
+// reading up as it was at the answer, and for nothing else.
+func TestTallies(t *testing.T) {
+	b := &blackoutRun{interval: 15 * time.Second, scrapeTimeout: 10 * time.Second, before: 1, dark: 3, back: 2}
+	up := result{ok: true, up: true, code: 200, sent: 20 * time.Millisecond}
+	down := result{ok: true, code: 200, sent: 9500 * time.Millisecond}
+	shed := result{code: 503, sent: time.Millisecond}
+	f := b.tallies([]scrapeRecord{
+		{interval: 0, r: up},
+		{interval: 0, dark: true, r: up},
+		{interval: 0, dark: true, straddle: true, r: down}, // reached the site just after it went dark
+		{interval: 0, dark: true, r: down},                 // down before the dark: wrong
+		{interval: 1, r: shed},
+		{interval: 3, dark: true, straddle: true, r: up},   // connected once the site was back
+		{interval: 3, dark: true, straddle: true, r: shed}, // refused: no excuse
+		{interval: 4, dark: true, straddle: true, r: down}, // allowed anyway in the first interval back
+	})
+	if f.healthy[0].n[upOne] != 1 || f.healthy[1].n[refused503] != 1 || f.dark[0].n[upOne] != 1 || f.dark[0].n[upZero] != 2 {
+		t.Errorf("tallies: healthy %v %v, dark %v", f.healthy[0].n, f.healthy[1].n, f.dark[0].n)
+	}
+	if want := []int{1, 0, 0, 1, 0, 0}; !slices.Equal(f.excused, want) {
+		t.Errorf("excused %v, want %v", f.excused, want)
+	}
+	f.peakMemory = 50 << 20
+	var got []string
+	for _, e := range f.verdict(blackoutLimits{p99: time.Second, memory: 100 << 20}) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"interval 1 (before): 1 of 3 scrapes of the dark sites' controllers not 200 with bender_cc_up 1 (up 0 2)",
+		"interval 2 (dark): 1 of 1 healthy scrapes lost (503 1)",
+		"interval 4 (dark): 1 of 2 scrapes of the dark sites' controllers not 200 with bender_cc_up 0 (up 1 1, 503 1)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("verdict:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
