@@ -167,14 +167,20 @@ func (f *blackoutFigures) print(samples []blackoutSample, polls []health) {
 		var rss float64
 		var fds, g, inFlight int
 		last := before
+		n := 0
 		for _, s := range samples {
 			if s.at < from || s.at >= to {
 				continue
 			}
+			n++
 			cg, rss, fds, g, inFlight = max(cg, s.cgroup), max(rss, s.rss), max(fds, s.fds), max(g, s.goroutines), max(inFlight, s.inFlight)
 			if s.counters != nil {
 				last = s.counters
 			}
+		}
+		if n == 0 {
+			fmt.Printf("%-18s no sample: the exporter was not running\n", fmt.Sprintf("%d %s", i+1, phase))
+			continue
 		}
 		fmt.Printf("%-18s %10.1f %8.1f %6d %10d %9d  %s\n", fmt.Sprintf("%d %s", i+1, phase), mib(cg), rss, fds, g, inFlight, counterDeltas(before, last))
 		before = last
