@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bender-cc/bender_cc_exporter/admission"
+	blackholepkg "github.com/bender-cc/bender_cc_exporter/internal/blackhole"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
@@ -181,36 +181,19 @@ func TestDarkTargetAnsweredFast(t *testing.T) {
 	}
 }
 
-// blackhole is an address whose connects never complete: a listener that
-// never accepts, with a backlog of one, filled; the kernel drops further
-// SYNs (no SYN-ACK), as a dead router or a firewall does.
+// blackhole is an address whose connects never complete (no SYN-ACK), as
+// behind a dead router or a firewall.
 func blackhole(t *testing.T) string {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	h, err := blackholepkg.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	for range 4 { // fill the accept queue
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { _ = c.Close() })
-		}
-	}
-	if c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+	t.Cleanup(func() { _ = h.Close() })
+	if c, err := net.DialTimeout("tcp", h.Addr(), 300*time.Millisecond); err == nil {
 		_ = c.Close()
 		t.Skip("the kernel completes connects beyond a full accept queue here: no blackhole")
 	}
-	return "http://" + addr
+	return "http://" + h.Addr()
 }
 
 // TestDarkSiteCostsOnlyItself: hundreds of controllers that accept and

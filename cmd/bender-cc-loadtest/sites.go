@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bender-cc/bender_cc_exporter/internal/blackhole"
 )
 
 // darkMode is how a site goes dark.
@@ -86,7 +88,7 @@ func (s *site) goDark(mode darkMode) error {
 	// listener that never accepts takes the address.
 	_ = s.listener.Close()
 	s.listener = nil
-	h, err := listenBlackhole(s.addr)
+	h, err := blackhole.Listen(s.addr)
 	if err != nil {
 		return err
 	}

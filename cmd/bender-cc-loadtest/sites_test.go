@@ -80,32 +80,6 @@ func TestSiteDarkModes(t *testing.T) {
 	}
 }
 
-// TestBlackholeFreesItsAddress: once closed, the address refuses (nothing
-// listens) rather than staying dark.
-func TestBlackholeFreesItsAddress(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the blackhole is Linux only")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	h, err := listenBlackhole(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = h.Close()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		_ = c.Close()
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("connect after Close: %v, want connection refused", err)
-	}
-}
-
 // TestDarkSites: the share of sites, whole, spread over the fleet.
 func TestDarkSites(t *testing.T) {
 	for _, tt := range []struct {

@@ -22,9 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	blackholepkg "github.com/bender-cc/bender_cc_exporter/internal/blackhole"
 	"github.com/bender-cc/bender_cc_exporter/internal/loopback"
 )
 
@@ -42,28 +42,14 @@ func hangServer() string {
 	return l.Addr().String()
 }
 
-// blackhole: listen(backlog 0), never accept; fill the queue.
+// blackhole is an address whose connects never complete, held for the whole run.
 func blackhole() string {
-	fd, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 3}}
-	if err := syscall.Bind(fd, sa); err != nil {
+	h, err := blackholepkg.Listen("127.0.0.3:0")
+	if err != nil {
 		panic(err)
 	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		panic(err)
-	}
-	got, _ := syscall.Getsockname(fd)
-	addr := fmt.Sprintf("127.0.0.3:%d", got.(*syscall.SockaddrInet4).Port)
-	for range 4 {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			keep = append(keep, c) // held for the whole run
-		}
-	}
-	return addr
+	return h.Addr()
 }
-
-// keep holds the connections that fill the blackhole's queue.
-var keep []net.Conn
 
 func metric(addr, name string) float64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
