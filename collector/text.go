@@ -65,6 +65,12 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(float64(len(r.State.Unknown)))
 		case famUnknownStates:
 			w.sample(float64(r.State.UnknownStates()))
+		case famLimitedBy:
+			if set, ok := limitedBy(&byRow); ok {
+				for i, l := range Limits {
+					w.sample(set.value(i), [2]string{"limit", l})
+				}
+			}
 		case famErrorCount:
 			if v := byRow[errorsRow]; v != nil {
 				w.sample(float64(len(v.Codes)))
@@ -116,6 +122,7 @@ const (
 	famUnknownStates
 	famErrorCount
 	famSources
+	famLimitedBy
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -156,6 +163,7 @@ func init() {
 	add("unknown_states", unknownStatesHelp, "gauge", famUnknownStates)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
 	add("source_up", sourceUpHelp, "gauge", famSources)
+	add("current_limited_by", limitedByHelp, "gauge", famLimitedBy)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}
