@@ -129,6 +129,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(parseErrDesc, prometheus.GaugeValue, float64(len(st.Invalid)))
 	ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.GaugeValue, float64(len(st.Unknown)))
 	ch <- prometheus.MustNewConstMetric(unknownStatesDesc, prometheus.GaugeValue, float64(st.UnknownStates()))
+	collectLimitedBy(ch, st)
 
 	info := map[string][]string{}
 	for i := range st.Values {

@@ -69,6 +69,12 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(float64(len(r.State.Unknown)))
 		case famUnknownStates:
 			w.sample(float64(r.State.UnknownStates()))
+		case famLimitedBy:
+			if set, ok := limitedBy(&byRow); ok {
+				for i, l := range Limits {
+					w.sample(set.value(i), [2]string{"limit", l})
+				}
+			}
 		case famErrorCount:
 			if v := byRow[errorsRow]; v != nil {
 				w.sample(float64(len(v.Codes)))
@@ -121,6 +127,7 @@ const (
 	famErrorCount
 	famSources
 	famFailure
+	famLimitedBy
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -162,6 +169,7 @@ func init() {
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
 	add("source_up", sourceUpHelp, "gauge", famSources)
 	add("failure_info", failureInfoHelp, "gauge", famFailure)
+	add("current_limited_by", limitedByHelp, "gauge", famLimitedBy)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}
