@@ -36,24 +36,32 @@ func newConnCap(max int, timeout time.Duration, dial func(ctx context.Context, n
 	return &connCap{max: int64(max), dialer: dial, timeout: timeout}
 }
 
-// dial connects within the probe's time, and counts the connections it
-// makes while they are open. net/http dials with a context that keeps the
-// request's values but not its cancellation (so that a connection a
-// cancelled request started can serve the next one: golang/go#59017), and
-// a connect whose SYNs are dropped (a site behind a dead router) would go
-// on for the kernel's two minutes of SYN retries after its probe ended,
-// holding a socket, a goroutine and its memory each: 1,500 dark
-// controllers took a 128 MiB exporter to its OOM kill in 85 s. No dial
-// outlives the probe that asked for it.
+// dial connects within the probe's time and not past the probe's end,
+// and counts the connections it makes while they are open. net/http dials
+// with a context that keeps the request's values but not its cancellation
+// (so that a connection a cancelled request started can serve the next
+// one: golang/go#59017). A connect whose SYNs are dropped (a site behind a
+// dead router) would then go on for the kernel's two minutes of SYN
+// retries after its probe ended — given up at its deadline, or preempted
+// after its controller's patience — holding a socket, a goroutine and
+// their memory each, past every bound on probes: 1,500 dark controllers
+// took a 128 MiB exporter to its OOM kill in 85 s. No dial outlives the
+// probe that asked for it.
 func (c *connCap) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	limit := c.timeout
-	if d, ok := ctx.Value(probeTimeoutKey{}).(time.Duration); ok {
-		limit = d
+	p, isProbe := probeOf(ctx)
+	if isProbe {
+		limit = p.timeout
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if isProbe {
+		defer context.AfterFunc(p.ctx, cancel)()
 	}
 	if limit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, limit)
-		defer cancel()
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, limit)
+		defer stop()
 	}
 	conn, err := c.dialer(ctx, network, addr)
 	if err != nil {

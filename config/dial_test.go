@@ -25,11 +25,26 @@ func TestNoConnectOutlivesItsProbe(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the blackhole and /proc/net/tcp are Linux's")
 	}
+	hole, client := holeAndClient(t)
+	const probe = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), probe), probe)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+hole.Addr()+"/rest/full_state", nil)
+	if resp, err := client.Do(req); err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("a GET through a blackhole got an answer")
+	}
+	waitNoSynSent(t, hole.Addr(), "its probe of "+probe.String()+" ended")
+}
+
+// holeAndClient returns a blackholed address and the default module's
+// client (a module timeout of 30 s).
+func holeAndClient(t *testing.T) (*blackhole.Hole, *http.Client) {
 	hole, err := blackhole.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = hole.Close() }()
+	t.Cleanup(func() { _ = hole.Close() })
 	path := filepath.Join(t.TempDir(), "c.yml")
 	if err := os.WriteFile(path, []byte("modules: {default: {timeout: 30s}}"), 0o600); err != nil {
 		t.Fatal(err)
@@ -38,20 +53,17 @@ func TestNoConnectOutlivesItsProbe(t *testing.T) {
 	if err := h.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	const probe = 300 * time.Millisecond
-	ctx, cancel := context.WithTimeout(WithProbeTimeout(context.Background(), probe), probe)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+hole.Addr()+"/rest/full_state", nil)
-	if resp, err := h.Get().Client(DefaultModule).Do(req); err == nil {
-		_ = resp.Body.Close()
-		t.Fatal("a GET through a blackhole got an answer")
-	}
-	_, port, _ := strings.Cut(hole.Addr(), ":")
-	// Well past the probe's time, far short of the kernel's SYN retries
-	// (tcp_syn_retries 6: about 127 s).
+	return hole, h.Get().Client(DefaultModule)
+}
+
+// waitNoSynSent waits until no connect to addr is in SYN-SENT: well past
+// the probe's end, far short of the kernel's SYN retries
+// (tcp_syn_retries 6: about 127 s).
+func waitNoSynSent(t *testing.T, addr, after string) {
+	_, port, _ := strings.Cut(addr, ":")
 	for deadline := time.Now().Add(15 * time.Second); synSent(t, port) > 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("a connect to %s is still in SYN-SENT 15 s after its probe of %s ended: the dial outlives the probe", hole.Addr(), probe)
+			t.Fatalf("a connect to %s is still in SYN-SENT 15 s after %s: the dial outlives the probe", addr, after)
 		}
 	}
 }
@@ -75,4 +87,23 @@ func synSent(t *testing.T, port string) int {
 		}
 	}
 	return n
+}
+
+// TestNoConnectOutlivesAPreemptedProbe: a probe given up before its time
+// (preempted to make room, or every probe sharing its request gone) ends
+// its connect too, however long its timeout.
+func TestNoConnectOutlivesAPreemptedProbe(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the blackhole and /proc/net/tcp are Linux's")
+	}
+	hole, client := holeAndClient(t)
+	probe, cancelProbe := context.WithCancel(context.Background())
+	ctx := WithProbeTimeout(probe, time.Hour)
+	time.AfterFunc(300*time.Millisecond, cancelProbe)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+hole.Addr()+"/rest/full_state", nil)
+	if resp, err := client.Do(req); err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("a GET through a blackhole got an answer")
+	}
+	waitNoSynSent(t, hole.Addr(), "its probe was given up")
 }
