@@ -13,6 +13,9 @@
 //     directly (raw GET /rest/full_state) and through the exporter (/probe)
 //     and reports throughput at saturation, then probes many distinct
 //     targets on many hosts and reports what the exporter holds afterwards.
+//   - peers (--peers, make bench-peers): this exporter and blackbox_exporter
+//     against the same fleet, open loop and saturation interleaved, and the
+//     ratios of their CPU per probe (peers.go).
 package main
 
 import (
@@ -57,6 +60,7 @@ func main() {
 		cgroupMemory    = app.Flag("cgroup-memory", "Run the exporter in a new memory cgroup with this limit, e.g. 128MiB (root; cgroup v1 or v2); reports OOM kills and the peak usage, and removes the group.").Bytes()
 		simulatorBin    = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
 	)
+	peers := addPeerFlags(app)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	if *pollHealthURL != "" {
 		pollHealth(*pollHealthURL)
@@ -84,6 +88,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			os.Exit(1)
 		}
+	}
+	if peers.enabled {
+		exit(peers.run(&openLoop{exporter: *exporter, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
+			rate: *rate, scrapeTimeout: *scrapeTimeout, latency: *latency}))
+		return
 	}
 	if *overloadRate > 0 {
 		if *rate <= 0 {
