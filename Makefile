@@ -30,7 +30,7 @@ ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load overload blackout blackout-matrix chaos soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load overload blackout blackout-matrix chaos soak chart-check package-check release-snapshot bench bench-load bench-peers bench-dashboards demo clean
 
 all: build
 
@@ -197,6 +197,18 @@ bench:
 bench-load: build bender-cc-loadtest
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
+
+## bench-peers: this exporter against blackbox_exporter (built from its module source into .build/ once) on the same
+## simulated fleet, open loop at 200 probes/s twice each and at saturation, interleaved; then Modbus against its own
+## saturation (docs/performance.md "Against blackbox_exporter"; about 9 minutes; run it alone on the machine)
+BLACKBOX_VERSION := 0.28.0
+BLACKBOX ?= .build/blackbox_exporter-$(BLACKBOX_VERSION)/blackbox_exporter
+BENCH_PEERS_ARGS := --controllers 1000 --per-host 100 --rate 200 --controller-latency 20ms
+bench-peers: build bender-cc-loadtest $(BLACKBOX)
+	./bender-cc-loadtest --peers --blackbox $(BLACKBOX) $(BENCH_PEERS_ARGS)
+
+$(BLACKBOX):
+	GO=$(GO) ./scripts/build-blackbox.sh $(BLACKBOX_VERSION) $@
 
 ## bench-dashboards: the fleet dashboard's query times on a day of 5,000 controllers (docs/performance.md; minutes)
 BENCH_DASHBOARDS_ARGS := -controllers 5000

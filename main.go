@@ -88,6 +88,7 @@ func run(args []string, stderr io.Writer) int {
 
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
+	governProcs(logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(

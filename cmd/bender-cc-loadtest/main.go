@@ -17,6 +17,9 @@
 //     directly (raw GET /rest/full_state) and through the exporter (/probe)
 //     and reports throughput at saturation, then probes many distinct
 //     targets on many hosts and reports what the exporter holds afterwards.
+//   - peers (--peers, make bench-peers): this exporter and blackbox_exporter
+//     against the same fleet, open loop and saturation interleaved, and the
+//     ratios of their CPU per probe (peers.go).
 package main
 
 import (
@@ -68,6 +71,7 @@ func main() {
 		backIntervals   = app.Flag("back-intervals", "Blackout run: intervals after the sites come back (2 at least: they must read up from the second).").Default("2").Int()
 		blackoutMemory  = app.Flag("blackout-memory-limit", "Blackout run: the exporter's peak memory (its cgroup's, else its RSS) that fails the run.").Default("100MiB").Bytes()
 	)
+	peers := addPeerFlags(app)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	if *pollHealthURL != "" {
 		pollHealth(*pollHealthURL)
@@ -108,6 +112,11 @@ func main() {
 			interval: *interval, scrapeTimeout: *scrapeTimeout, latency: *latency, share: *blackout, mode: mode,
 			before: *beforeIntervals, dark: *darkIntervals, back: *backIntervals, memoryLimit: int64(*blackoutMemory)}
 		exit(b.run())
+		return
+	}
+	if peers.enabled {
+		exit(peers.run(&openLoop{exporter: *exporter, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
+			rate: *rate, scrapeTimeout: *scrapeTimeout, latency: *latency}))
 		return
 	}
 	if *overloadRate > 0 {
