@@ -3,6 +3,7 @@ package alerts
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,12 +11,26 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
+// testFiles are the rule test files: every *.rules.test.yml in this folder.
+func testFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.rules.test.yml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("rule test files %v (%v): want bender_cc, availability, availability_month, availability_year", files, err)
+	}
+	return files
+}
+
 func TestPromtool(t *testing.T) {
 	p := testenv.Tool(t, "promtool")
-	for _, args := range [][]string{
+	runs := [][]string{
 		{"check", "rules", "bender_cc.rules.yml"},
-		{"test", "rules", "bender_cc.rules.test.yml"},
-	} {
+		{"check", "rules", "maintenance.rules.yml.example"},
+	}
+	for _, f := range testFiles(t) {
+		runs = append(runs, []string{"test", "rules", f})
+	}
+	for _, args := range runs {
 		out, err := exec.Command(p, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -28,9 +43,13 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests, err := os.ReadFile("bender_cc.rules.test.yml")
-	if err != nil {
-		t.Fatal(err)
+	var tests []byte
+	for _, f := range testFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, b...)
 	}
 	anchors := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^## (\w+)$`).FindAllStringSubmatch(string(runbook), -1) {
