@@ -134,3 +134,28 @@ func TestReadmeAlertTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHourlySeriesReadOverARange: a rule that reads a series the hourly
+// group records reads it over a range (last_over_time, sum_over_time), or
+// is in that group (it runs after the rule it reads, at the same instant):
+// an instant read elsewhere finds it only 5 minutes an hour.
+func TestHourlySeriesReadOverARange(t *testing.T) {
+	rules := mustLoad(t, "bender_cc.rules.yml")
+	hourly := rules.Hourly()
+	if len(hourly) < 10 {
+		t.Fatalf("only %d hourly series: %v", len(hourly), hourly)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			bare, err := BareReads(r.Expr, hourly)
+			if err != nil {
+				t.Fatalf("%s%s: %v", r.Record, r.Alert, err)
+			}
+			for _, name := range bare {
+				if hourly[name] != g.Name {
+					t.Errorf("%s%s (group %s) reads %s, recorded hourly by %s, at an instant", r.Record, r.Alert, g.Name, name, hourly[name])
+				}
+			}
+		}
+	}
+}
