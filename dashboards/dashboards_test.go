@@ -9,11 +9,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/bender-cc/bender_cc_exporter/alerts"
 )
 
 var update = flag.Bool("update", false, "rewrite the dashboard JSON files from their definitions")
@@ -149,7 +152,44 @@ func TestImportInput(t *testing.T) {
 	}
 }
 
+// longWindowSeries is the name of the series a query reads over a day, a
+// week, 30 days or the dashboard's range (all must be the same one), or ""
+// if they differ.
+func longWindowSeries(t *testing.T, expr string) string {
+	t.Helper()
+	vars := maps.Clone(Builtins)
+	vars["__range"] = "1d" // the dashboard's range: as long as a day, say
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(Substitute(expr, vars))
+	if err != nil {
+		return ""
+	}
+	names := map[string]bool{}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if ms, ok := n.(*parser.MatrixSelector); ok && ms.Range >= 24*time.Hour {
+			names[ms.VectorSelector.(*parser.VectorSelector).Name] = true
+		}
+		return nil
+	})
+	// The per-site minutes come in pairs (operational / known): one kind of series.
+	kinds := map[string]bool{}
+	for n := range names {
+		kinds[regexp.MustCompile(`_(operational|known|excluded)_minutes`).ReplaceAllString(n, "_minutes")] = true
+	}
+	if len(kinds) != 1 {
+		return ""
+	}
+	for k := range kinds {
+		return k
+	}
+	return ""
+}
+
 func TestDashboards(t *testing.T) {
+	rules, err := alerts.Load("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly := rules.Hourly()
 	for name := range All() {
 		t.Run(name, func(t *testing.T) {
 			f, err := ReadFile(name)
@@ -222,8 +262,12 @@ func TestDashboards(t *testing.T) {
 					}
 					// A fleet query over a day or a week of every controller's samples is what
 					// made the dashboard slow: those read the hourly recording rules.
-					if m := regexp.MustCompile(`\[(1d|7d|\$__range)\]`).FindString(tg.Expr); m != "" && !strings.Contains(tg.Expr, ":increase1h") {
+					if m := regexp.MustCompile(`\[(1d|7d|30d|\$__range)\]`).FindString(tg.Expr); m != "" && !regexp.MustCompile(`^job_site:.*(:increase1h|_minutes:sum1h)$`).MatchString(longWindowSeries(t, tg.Expr)) {
 						t.Errorf("panel %q %s: %s of raw series: %s", p.Title, tg.RefID, m, tg.Expr)
+					}
+					// An hourly-recorded series read at an instant is there 5 minutes an hour.
+					if bare, err := alerts.BareReads(Substitute(tg.Expr, vars), hourly); err != nil || len(bare) > 0 {
+						t.Errorf("panel %q %s: reads %v (recorded hourly) at an instant, not over a range (%v): %s", p.Title, tg.RefID, bare, err, tg.Expr)
 					}
 					expr := Substitute(tg.Expr, vars)
 					if strings.Contains(expr, "$") && !strings.Contains(expr, `"$1"`) && !strings.Contains(expr, `"MCB $1"`) {
@@ -258,6 +302,10 @@ func TestColours(t *testing.T) {
 						Color string
 					}
 				}
+				Mappings []struct {
+					Type    string
+					Options map[string]struct{ Text, Color string }
+				}
 			}
 			Overrides []struct {
 				Matcher    struct{ ID, Options string }
@@ -291,6 +339,13 @@ func TestColours(t *testing.T) {
 						}
 					}
 				}
+				// A timeline of values (the availability minutes) colours by value: down is red.
+				if down := mappedColor(p.FieldConfig.Defaults.Mappings, "down"); down != "" {
+					if down != "red" {
+						t.Errorf("%s / %s: down is %q, want red", name, p.Title, down)
+					}
+					continue
+				}
 				re, err := regexp.Compile(strings.Trim(red, "/"))
 				if red == "" || err != nil || !re.MatchString("faulted") || !re.MatchString("RCMB: triggered") || re.MatchString("charging") || re.MatchString("RCMB: okay") {
 					t.Errorf("%s / %s: no red for faulted and triggered states (%q)", name, p.Title, red)
@@ -298,6 +353,21 @@ func TestColours(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mappedColor is the colour of the value mapped to text.
+func mappedColor(mappings []struct {
+	Type    string
+	Options map[string]struct{ Text, Color string }
+}, text string) string {
+	for _, m := range mappings {
+		for _, o := range m.Options {
+			if o.Text == text {
+				return o.Color
+			}
+		}
+	}
+	return ""
 }
 
 // TestProblemsFirst: the fleet's controller table sorts by firing alerts and

@@ -69,6 +69,8 @@ func Fleet() *dashboard.DashboardBuilder {
 	d.WithPanel(stacked(timeseriesPanel("Controllers by state", "How many controllers of the job and site are in each connection state (recorded per job and site).", "none", 12,
 		q(`sum by (state) (job_site_state:bender_cc_connection_state:count{`+js+`})`, "{{state}}"))))
 
+	fleetAvailability(d)
+
 	d.WithRow(dashboard.NewRowBuilder("Controllers"))
 	d.WithPanel(controllersTable())
 
