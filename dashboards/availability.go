@@ -11,8 +11,8 @@ import (
 
 // The availability series of alerts/bender_cc.rules.yml (README.md, "KPIs").
 // The windows of days are recorded once an hour: an instant query reads the
-// last of them (last_over_time over an hour), the fleet figures sum the
-// per-job-and-site hourly minutes.
+// last of them (lastHourly), the fleet figures sum the per-job-and-site
+// hourly minutes.
 const objective = `bender_cc:connector_availability:objective`
 
 // siteMinutes is the hourly per-job-and-site sum of the operational, known
@@ -21,8 +21,10 @@ func siteMinutes(kind string) string {
 	return `job_site:bender_cc_connector_` + kind + `_minutes:sum1h{` + js + `}`
 }
 
-// lastHourly is the last value of an hourly-recorded series.
-func lastHourly(series string) string { return `last_over_time(` + series + `[1h])` }
+// lastHourly is the last value of an hourly-recorded series: over two
+// hours, as a new value is there only once its evaluation has finished (an
+// hour and some seconds after the last), or not if one was missed.
+func lastHourly(series string) string { return `last_over_time(` + series + `[2h])` }
 
 // fleetShare is the operational share of the known minutes of the job and
 // site over a window, from the hourly per-site sums.
@@ -54,7 +56,7 @@ func fleetAvailability(d *dashboard.DashboardBuilder) {
 	d.WithPanel(statPanel("Excluded, 30 days", "Connector hours down inside declared maintenance windows in the last 30 days, of the job and site: neither down nor known (README.md, Planned maintenance; NEVI's T_excluded, to report).", "h",
 		`sum(sum_over_time(`+siteMinutes("excluded")+`[30d])) / 60 or vector(0)`, 4, neutral()))
 	d.WithPanel(timeseriesPanel("Availability per hour", "Operational share of the known minutes of each hour, every connector of the job and site (recorded hourly per job and site), and the objective.", "percentunit", 12,
-		q(`sum(last_over_time(`+siteMinutes("operational")+`[1h])) / sum(last_over_time(`+siteMinutes("known")+`[1h]))`, "availability"),
+		q(`sum(last_over_time(`+siteMinutes("operational")+`[2h])) / sum(last_over_time(`+siteMinutes("known")+`[2h]))`, "availability"),
 		q(objective, "objective")).
 		Interval("1h").Max(1).
 		OverrideByName("objective", colorProp("orange")))
