@@ -5,7 +5,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 )
 
@@ -122,13 +121,9 @@ func controllerAvailability(d *dashboard.DashboardBuilder) {
 		Unit("percentunit").Decimals(2).
 		ColorScheme(byThresholds()).
 		Thresholds(availabilitySteps()))
-	d.WithPanel(base(statetimeline.NewPanelBuilder(), "Connector minutes",
-		"Each connector, minute by minute: operational (green), down (red: OCPP faulted or unavailable), excluded (blue: down inside a declared maintenance window); a gap is unknown (not read).", "none", 14, 6,
-		q(`bender_cc:connector_operational:minute{`+ji+`} or bender_cc:connector_excluded:minute{`+ji+`} * 2`, "connector {{connector}}")).
-		MergeValues(true).ShowValue(common.VisibilityModeNever).RowHeight(0.8).
-		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom).ShowLegend(false)).
-		FillOpacity(80).LineWidth(0).
-		ColorScheme(fixedColor("blue")).
+	d.WithPanel(timeline("Connector minutes",
+		"Each connector, minute by minute: operational (green), down (red: OCPP faulted or unavailable), excluded (blue: down inside a declared maintenance window); a gap is unknown (not read).",
+		`bender_cc:connector_operational:minute{`+ji+`} or bender_cc:connector_excluded:minute{`+ji+`} * 2`, "connector {{connector}}", 14, 6).
 		Mappings([]dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: map[string]dashboard.ValueMappingResult{
 			"0": {Text: ptr("down"), Color: ptr("red")},
 			"1": {Text: ptr("operational"), Color: ptr("green")},
