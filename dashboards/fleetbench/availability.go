@@ -64,9 +64,10 @@ func windowOf(c, connector int, h int64, n int64) minutes {
 
 // availabilitySeries adds the recording rules' availability series of
 // controller c (alerts/bender_cc.rules.yml, bender_cc.availability and
-// bender_cc.availability.hourly): the minute series and the last hour's
-// ratios (the day only), the hourly sums (the whole history) and the
-// 1-, 3-, 7- and 30-day ratios (recorded hourly; the day only).
+// bender_cc.availability.hourly): the minute series and the 1- and 6-hour
+// ratios (the day only), the hourly sums (the whole history) and the 1-,
+// 3-, 7- and 30-day ratios and the 30-day unknown and excluded shares
+// (recorded hourly; the day only).
 func availabilitySeries(add adder, base []string, c int, begin time.Time) {
 	with := func(ls ...string) []string { return append(append([]string{}, base...), ls...) }
 	day := begin.UnixMilli()
@@ -87,10 +88,6 @@ func availabilitySeries(add adder, base []string, c int, begin time.Time) {
 			s := lastHour(t)
 			return float64(s.op) / float64(s.op+s.down), s.op+s.down > 0
 		}, with("__name__", "bender_cc:connector_availability:ratio_1h", "connector", conn)...)
-		add.minutes(day, func(_ int, t int64) (float64, bool) {
-			s := lastHour(t)
-			return 1 - float64(s.op+s.down+s.excl)/60, s.op+s.down+s.excl > 0
-		}, with("__name__", "bender_cc:connector_unknown:ratio_1h", "connector", conn)...)
 		add.minutes(day, func(_ int, t int64) (float64, bool) {
 			s := windowOf(c, connector, hour(t), 6)
 			return float64(s.op) / float64(s.op+s.down), s.op+s.down > 0
@@ -127,19 +124,17 @@ func availabilitySeries(add adder, base []string, c int, begin time.Time) {
 				s := window(t)
 				return float64(s.op) / float64(s.op+s.down), s.op+s.down > 0
 			}, with("__name__", "bender_cc:connector_availability:ratio_"+w.name, "connector", conn)...)
-			if w.name == "3d" {
-				continue // the slow burn-rate alert's window: no unknown ratio
+			if w.name != "30d" {
+				continue // the unknown and excluded shares: 30 days only
 			}
 			add.hours(day, func(_ int, t int64) (float64, bool) {
 				s := window(t)
-				return 1 - float64(s.op+s.down+s.excl)/float64(60*w.hours), s.op+s.down+s.excl > 0
-			}, with("__name__", "bender_cc:connector_unknown:ratio_"+w.name, "connector", conn)...)
-			if w.name == "30d" {
-				add.hours(day, func(_ int, t int64) (float64, bool) {
-					s := window(t)
-					return float64(s.excl) / 43200, s.excl > 0
-				}, with("__name__", "bender_cc:connector_excluded:ratio_30d", "connector", conn)...)
-			}
+				return 1 - float64(s.op+s.down+s.excl)/43200, s.op+s.down+s.excl > 0
+			}, with("__name__", "bender_cc:connector_unknown:ratio_30d", "connector", conn)...)
+			add.hours(day, func(_ int, t int64) (float64, bool) {
+				s := window(t)
+				return float64(s.excl) / 43200, s.excl > 0
+			}, with("__name__", "bender_cc:connector_excluded:ratio_30d", "connector", conn)...)
 		}
 	}
 }
