@@ -3,6 +3,7 @@ package alerts
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,13 +11,26 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 )
 
+// testFiles are the rule test files: every *.rules.test.yml in this folder.
+func testFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.rules.test.yml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("rule test files %v (%v): want bender_cc, sessions, availability, availability_month, availability_year", files, err)
+	}
+	return files
+}
+
 func TestPromtool(t *testing.T) {
 	p := testenv.Tool(t, "promtool")
-	for _, args := range [][]string{
+	runs := [][]string{
 		{"check", "rules", "bender_cc.rules.yml"},
-		{"test", "rules", "bender_cc.rules.test.yml"},
-		{"test", "rules", "sessions.rules.test.yml"},
-	} {
+		{"check", "rules", "maintenance.rules.yml.example"},
+	}
+	for _, f := range testFiles(t) {
+		runs = append(runs, []string{"test", "rules", f})
+	}
+	for _, args := range runs {
 		out, err := exec.Command(p, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -29,9 +43,13 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests, err := os.ReadFile("bender_cc.rules.test.yml")
-	if err != nil {
-		t.Fatal(err)
+	var tests []byte
+	for _, f := range testFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, b...)
 	}
 	anchors := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^## (\w+)$`).FindAllStringSubmatch(string(runbook), -1) {
@@ -138,5 +156,30 @@ func TestSessionRulesTested(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("only %d session rules", n)
+	}
+}
+
+// TestHourlySeriesReadOverARange: a rule that reads a series the hourly
+// group records reads it over a range (last_over_time, sum_over_time), or
+// is in that group (it runs after the rule it reads, at the same instant):
+// an instant read elsewhere finds it only 5 minutes an hour.
+func TestHourlySeriesReadOverARange(t *testing.T) {
+	rules := mustLoad(t, "bender_cc.rules.yml")
+	hourly := rules.Hourly()
+	if len(hourly) < 10 {
+		t.Fatalf("only %d hourly series: %v", len(hourly), hourly)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			bare, err := BareReads(r.Expr, hourly)
+			if err != nil {
+				t.Fatalf("%s%s: %v", r.Record, r.Alert, err)
+			}
+			for _, name := range bare {
+				if hourly[name] != g.Name {
+					t.Errorf("%s%s (group %s) reads %s, recorded hourly by %s, at an instant", r.Record, r.Alert, g.Name, name, hourly[name])
+				}
+			}
+		}
 	}
 }

@@ -43,6 +43,9 @@ var routes = map[string]string{
 	"BenderCCControllerRestarted":        "bender-cc-low-priority",
 	"BenderCCIdentityChanged":            "bender-cc-low-priority",
 	"BenderCCValuesNotUnderstood":        "bender-cc-low-priority",
+	// The availability budget: fast as a ticket, slow (missing the objective at this pace) daily.
+	"BenderCCConnectorAvailabilityBurnFast": "bender-cc-tickets",
+	"BenderCCConnectorAvailabilityBurnSlow": "bender-cc-low-priority",
 }
 
 func TestAlertmanagerConfig(t *testing.T) {

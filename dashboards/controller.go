@@ -35,6 +35,8 @@ func Controller() *dashboard.DashboardBuilder {
 	d.WithPanel(stateTimeline("Type 2 control pilot", "IEC 61851 state: a no vehicle, b connected, c charging, d with ventilation, e error.", `bender_cc_type2_state{`+ji+`} == 1`, "{{state}}", 12))
 	d.WithPanel(stateTimeline("Authorization", "Authorization state of the session (auth_state).", `bender_cc_authorization_state{`+ji+`} == 1`, "{{state}}", 12))
 
+	controllerAvailability(d)
+
 	d.WithRow(dashboard.NewRowBuilder("Power and currents"))
 	d.WithPanel(timeseriesPanel("Power", "Charging power, and the rate at which the energy meter counts (they agree unless the meter is stuck).", "watt", 12,
 		q(`bender_cc_power_watts{`+ji+`}`, "power"),

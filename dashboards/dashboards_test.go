@@ -15,6 +15,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/bender-cc/bender_cc_exporter/alerts"
 )
 
 var update = flag.Bool("update", false, "rewrite the dashboard JSON files from their definitions")
@@ -151,6 +153,11 @@ func TestImportInput(t *testing.T) {
 }
 
 func TestDashboards(t *testing.T) {
+	rules, err := alerts.Load("../alerts/bender_cc.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly := rules.Hourly()
 	for name := range All() {
 		t.Run(name, func(t *testing.T) {
 			f, err := ReadFile(name)
@@ -227,6 +234,10 @@ func TestDashboards(t *testing.T) {
 					if err := longWindowsRecorded(tg.Expr, name == "bender-cc-fleet.json"); err != nil {
 						t.Errorf("panel %q %s: %v: %s", p.Title, tg.RefID, err, tg.Expr)
 					}
+					// An hourly-recorded series read at an instant is there 5 minutes an hour.
+					if bare, err := alerts.BareReads(Substitute(tg.Expr, vars), hourly); err != nil || len(bare) > 0 {
+						t.Errorf("panel %q %s: reads %v (recorded hourly) at an instant, not over a range (%v): %s", p.Title, tg.RefID, bare, err, tg.Expr)
+					}
 					expr := Substitute(tg.Expr, vars)
 					if strings.Contains(expr, "$") && !strings.Contains(expr, `"$1"`) && !strings.Contains(expr, `"MCB $1"`) {
 						t.Errorf("panel %q %s: unknown variable left in %s", p.Title, tg.RefID, expr)
@@ -260,6 +271,10 @@ func TestColours(t *testing.T) {
 						Color string
 					}
 				}
+				Mappings []struct {
+					Type    string
+					Options map[string]struct{ Text, Color string }
+				}
 			}
 			Overrides []struct {
 				Matcher    struct{ ID, Options string }
@@ -292,6 +307,13 @@ func TestColours(t *testing.T) {
 							red = o.Matcher.Options
 						}
 					}
+				}
+				// A timeline of values (the availability minutes) colours by value: down is red.
+				if down := mappedColor(p.FieldConfig.Defaults.Mappings, "down"); down != "" {
+					if down != "red" {
+						t.Errorf("%s / %s: down is %q, want red", name, p.Title, down)
+					}
+					continue
 				}
 				re, err := regexp.Compile(strings.Trim(red, "/"))
 				if red == "" || err != nil || !re.MatchString("faulted") || !re.MatchString("RCMB: triggered") || re.MatchString("charging") || re.MatchString("RCMB: okay") {
@@ -359,8 +381,8 @@ func TestProblemsFirst(t *testing.T) {
 }
 
 var (
-	longWindow         = regexp.MustCompile(`\[(1d|7d|\$__range)(:[^\]]*)?\]`)
-	longWindowSelector = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{[^}]*\}\[(1d|7d|\$__range)\]`)
+	longWindow         = regexp.MustCompile(`\[(1d|7d|30d|\$__range)(:[^\]]*)?\]`)
+	longWindowSelector = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{[^}]*\}\[(1d|7d|30d|\$__range)\]`)
 	hourlyRule         = regexp.MustCompile(`:(increase|sum|count)1h$`)
 )
 

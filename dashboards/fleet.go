@@ -70,6 +70,7 @@ func Fleet() *dashboard.DashboardBuilder {
 		q(`sum by (state) (job_site_state:bender_cc_connection_state:count{`+js+`})`, "{{state}}"))))
 
 	fleetSessions(d)
+	fleetAvailability(d)
 
 	d.WithRow(dashboard.NewRowBuilder("Controllers"))
 	d.WithPanel(controllersTable())

@@ -53,14 +53,20 @@ const (
 	goodStates = `/^(.*: )?(charging|vehicle_charging_.*|c|authorized_for_charging|connected|okay)$/`
 )
 
-// stateTimeline shows which state series is 1 over time: trouble red,
-// charging or fine green, the rest blue.
-func stateTimeline(title, desc, expr, legendFormat string, w uint32) *statetimeline.PanelBuilder {
-	return base(statetimeline.NewPanelBuilder(), title, desc, "none", w, 5, q(expr, legendFormat)).
+// timeline is a state timeline of one query, one row per series, blue
+// unless its mappings or overrides say otherwise.
+func timeline(title, desc, expr, legendFormat string, w, h uint32) *statetimeline.PanelBuilder {
+	return base(statetimeline.NewPanelBuilder(), title, desc, "none", w, h, q(expr, legendFormat)).
 		MergeValues(true).ShowValue(common.VisibilityModeNever).RowHeight(0.8).
 		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom).ShowLegend(false)).
 		FillOpacity(80).LineWidth(0).
-		ColorScheme(fixedColor("blue")).
+		ColorScheme(fixedColor("blue"))
+}
+
+// stateTimeline shows which state series is 1 over time: trouble red,
+// charging or fine green, the rest blue.
+func stateTimeline(title, desc, expr, legendFormat string, w uint32) *statetimeline.PanelBuilder {
+	return timeline(title, desc, expr, legendFormat, w, 5).
 		Mappings([]dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: map[string]dashboard.ValueMappingResult{
 			"0": {Text: ptr("no"), Color: ptr("transparent")},
 			"1": {Text: ptr("yes")},

@@ -211,8 +211,10 @@ func (f *Fleet) withPrometheus(t *testing.T, prom string) *Fleet {
 }
 
 // testRules writes the shipped rule file as the tests load it: every group
-// evaluated every second (the hourly group too), and, when shortFor is set,
-// every for: and keep_firing_for: shortened to it. Nothing else changes.
+// evaluated every second (the hourly group too), the availability windows'
+// offset of half a minute (half the minute group's interval) scaled with it
+// to half a second, and, when shortFor is set, every for: and
+// keep_firing_for: shortened to it. Nothing else changes.
 func testRules(t *testing.T, shortFor string) string {
 	t.Helper()
 	b, err := os.ReadFile("../alerts/bender_cc.rules.yml")
@@ -236,6 +238,9 @@ func testRules(t *testing.T, shortFor string) string {
 					for k := range rule {
 						if shortFor != "" && (rule[k].Key == "for" || rule[k].Key == "keep_firing_for") {
 							rule[k].Value = shortFor
+						}
+						if rule[k].Key == "expr" {
+							rule[k].Value = strings.ReplaceAll(rule[k].Value.(string), " offset 30s", " offset 500ms")
 						}
 					}
 				}

@@ -2,7 +2,11 @@ module github.com/bender-cc/bender_cc_exporter/dashboards/fleetbench
 
 go 1.26.0
 
-require github.com/prometheus/prometheus v0.315.1
+require (
+	github.com/prometheus/common v0.71.0
+	github.com/prometheus/prometheus v0.315.1
+	go.yaml.in/yaml/v2 v2.4.4
+)
 
 require (
 	cloud.google.com/go/auth v0.23.2 // indirect
@@ -53,7 +57,6 @@ require (
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_golang/exp v0.0.0-20260907100614-57bb367da472 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.71.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.21.1 // indirect
 	github.com/prometheus/sigv4 v0.5.0 // indirect
@@ -65,7 +68,6 @@ require (
 	go.opentelemetry.io/otel/trace v1.46.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
-	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/exp v0.0.0-20260709172345-9ea1abe57597 // indirect

@@ -26,16 +26,21 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func main() {
 	n := flag.Int("controllers", 5000, "controllers")
 	perSite := flag.Int("per-site", 50, "controllers per site")
 	step := flag.Duration("interval", time.Minute, "scrape interval of the generated day")
+	history := flag.Int("days", 30, "days of the hourly recording rules' series before the day (the 30-day availability figures read them)")
 	prom := flag.String("prometheus", "prometheus", "Prometheus binary")
 	dashboard := flag.String("dashboard", "../bender-cc-fleet.json", "dashboard whose queries are timed")
 	old := flag.String("old", "", "a second dashboard to time the same way (the one before, say)")
 	keep := flag.String("data", "", "data directory (kept; default a temporary one, removed)")
+	rules := flag.String("rules", "", "a rule file whose rules are timed too, as instant queries at the end of the day (../../alerts/bender_cc.rules.yml)")
+	groups := flag.String("groups", "bender_cc.availability", "time the rules of the groups whose name starts with this")
 	reuse := flag.Bool("reuse", false, "time the queries on the day already in -data (written by an earlier run with the same flags)")
 	flag.Parse()
 
@@ -67,7 +72,7 @@ func main() {
 		end, samples, series = day.End, day.Samples, day.Series
 	} else {
 		t0 := time.Now()
-		samples, series = generate(dir, *n, *perSite, begin, end, *step)
+		samples, series = generate(dir, *n, *perSite, begin, end, *step, *history)
 		log.Printf("%d series, %d samples in %s", series, samples, time.Since(t0).Round(time.Second))
 		b, _ := json.Marshal(map[string]any{"End": end, "Samples": samples, "Series": series})
 		if err := os.WriteFile(filepath.Join(dir, "day.json"), b, 0o600); err != nil {
@@ -75,20 +80,44 @@ func main() {
 		}
 	}
 
+	// Read what is timed before Prometheus starts: log.Fatal skips the deferred stop.
+	dashboards := map[string][]query{}
+	for _, file := range []string{*dashboard, *old} {
+		if file != "" {
+			dashboards[file] = queries(file)
+		}
+	}
+	var ruleQs []query
+	if *rules != "" {
+		ruleQs = ruleQueries(*rules, *groups)
+	}
+
 	addr, stop := startPrometheus(*prom, dir)
 	defer stop()
-	fmt.Printf("%d controllers (%d sites), one day at %s, %d series, %d samples; %s\n\n", *n, (*n+*perSite-1) / *perSite, *step, series, samples, version(*prom))
+	fmt.Printf("%d controllers (%d sites), one day at %s and %d days of the hourly series before it, %d series, %d samples; %s\n\n",
+		*n, (*n+*perSite-1) / *perSite, *step, *history, series, samples, version(*prom))
 	for _, file := range []string{*dashboard, *old} {
 		if file == "" {
 			continue
 		}
 		fmt.Printf("%s\n\n| panel | query | median of 3 |\n|---|---|---|\n", file)
-		for _, q := range queries(file) {
+		for _, q := range dashboards[file] {
 			fmt.Printf("| %s | %s %s | %s |\n", q.panel, q.refID, q.kind(), timeQuery(addr, q, end))
 		}
 		fmt.Println()
 	}
+	if *rules != "" {
+		// Just after the day's last hourly samples: the rules that read them (last_over_time
+		// over an hour, the hourly group's own) find them, as in Prometheus.
+		at := end.Add(-59 * time.Minute)
+		fmt.Printf("%s, groups %s*, at %s\n\n", *rules, *groups, at.Format(time.RFC3339))
+		timeRules(addr, ruleQs, at)
+	}
 }
+
+// retention is the bench Prometheus' retention (more than the history and
+// the day); the blocks are compacted as Prometheus compacts them with it.
+const retention = 45 * 24 * time.Hour
 
 func startPrometheus(bin, dir string) (string, func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -101,7 +130,7 @@ func startPrometheus(bin, dir string) (string, func()) {
 	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+dir, "--storage.tsdb.retention.time=30d",
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+dir, "--storage.tsdb.retention.time="+model.Duration(retention).String(),
 		"--web.listen-address="+addr, "--query.timeout=60s", "--query.max-samples=2000000000")
 	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -132,13 +161,14 @@ func version(bin string) string {
 type query struct {
 	panel, refID, expr string
 	instant            bool
+	step               time.Duration // of a range query: 30 s, or the panel's min interval
 }
 
 func (q query) kind() string {
 	if q.instant {
 		return "instant"
 	}
-	return "range 6h, step 30s"
+	return "range 6h, step " + model.Duration(q.step).String()
 }
 
 func queries(file string) []query {
@@ -148,8 +178,9 @@ func queries(file string) []query {
 	}
 	var d struct {
 		Panels []struct {
-			Title   string
-			Targets []struct {
+			Title    string
+			Interval string
+			Targets  []struct {
 				RefID   string `json:"refId"`
 				Expr    string
 				Instant bool
@@ -161,8 +192,17 @@ func queries(file string) []query {
 	}
 	var out []query
 	for _, p := range d.Panels {
+		// Grafana's step: the range over its data points, at least the panel's min interval.
+		step := 30 * time.Second
+		if p.Interval != "" {
+			i, err := model.ParseDuration(p.Interval)
+			if err != nil {
+				log.Fatalf("%s: interval %q: %v", p.Title, p.Interval, err)
+			}
+			step = max(step, time.Duration(i))
+		}
 		for _, t := range p.Targets {
-			out = append(out, query{p.Title, t.RefID, t.Expr, t.Instant})
+			out = append(out, query{p.Title, t.RefID, t.Expr, t.Instant, step})
 		}
 	}
 	return out
@@ -194,7 +234,7 @@ func timeQuery(addr string, q query, at time.Time) string {
 		path = "/api/v1/query_range"
 		v.Set("start", fmt.Sprint(at.Add(-6*time.Hour).Unix()))
 		v.Set("end", fmt.Sprint(at.Unix()))
-		v.Set("step", "30")
+		v.Set("step", fmt.Sprint(q.step.Seconds()))
 	}
 	var times []time.Duration
 	for range 3 {
