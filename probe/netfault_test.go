@@ -35,7 +35,7 @@ type toxic struct {
 	toxicity    float32
 }
 
-func newToxiproxy(t *testing.T, upstream string) *toxiproxy.Proxy {
+func newToxiproxy(t testing.TB, upstream string) *toxiproxy.Proxy {
 	t.Helper()
 	zerolog.SetGlobalLevel(zerolog.Disabled) // toxiproxy logs every connection
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
@@ -47,7 +47,7 @@ func newToxiproxy(t *testing.T, upstream string) *toxiproxy.Proxy {
 	return p
 }
 
-func addToxic(t *testing.T, p *toxiproxy.Proxy, name string, x toxic) *toxics.ToxicWrapper {
+func addToxic(t testing.TB, p *toxiproxy.Proxy, name string, x toxic) *toxics.ToxicWrapper {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"name": name, "type": x.typ, "stream": x.stream, "toxicity": x.toxicity, "attributes": x.attrs})
 	if err != nil {
