@@ -12,10 +12,11 @@ import (
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
 
-// BenchmarkRead is one probe's reads through the relay; BenchmarkLibraryDirect
-// the same blocks with the library dialling the controller itself (what the
-// exporter cannot do: that dial is neither bounded by the probe's deadline
-// nor checked by the policy). The difference is what the relay costs.
+// BenchmarkRead is one probe's reads with the package's client (the version,
+// then the coalesced plan in one burst); BenchmarkLibraryDirect the blocks
+// of the one-by-one plan with github.com/simonvetter/modbus dialling the
+// controller itself, one request at a time (the exporter's reads before
+// its own client, without the relay they needed), for comparison.
 func BenchmarkRead(b *testing.B) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	_, addrs, _ := benchSite(b, now)
