@@ -16,8 +16,10 @@ import (
 
 // fullSite is a simulated DLM site whose master (controller 1, fw 5.33) has
 // a vehicle connected at siteNow: the probe that reads the most, over REST
-// and over Modbus, of one and the same controller.
-func fullSite(t testing.TB) *modbusSite {
+// and over Modbus, of one and the same controller. Its Modbus server
+// behaves as b (the zero value: pipelining, lenient, without the
+// simulator's relay).
+func fullSite(t testing.TB, b simulator.ModbusBehaviour) *modbusSite {
 	t.Helper()
 	for seed := uint64(1); seed < 200; seed++ {
 		o := simulator.Options{Controllers: 4, Seed: seed, Firmware: "5.33", DLMSiteSize: 4,
@@ -29,7 +31,11 @@ func fullSite(t testing.TB) *modbusSite {
 		if cp := f.ModbusRegisters(1)[122]; cp < 2 || cp > 4 {
 			continue
 		}
-		f, addrs, srvs := modbustest.SiteDirect(t, o)
+		serve := modbustest.SiteDirect
+		if b != (simulator.ModbusBehaviour{}) {
+			o.Modbus, serve = b, modbustest.Site
+		}
+		f, addrs, srvs := serve(t, o)
 		rest := httptest.NewServer(f)
 		t.Cleanup(rest.Close)
 		return &modbusSite{fleet: f, rest: rest.URL, addrs: addrs, srvs: srvs}
@@ -106,14 +112,22 @@ func (l *linkProxy) bytes() float64 { return float64(l.n.Load()) }
 // requests and the bytes on the link per probe. toxiproxy delays bytes, not
 // the TCP handshake: a new connection (every Modbus probe; a REST probe only
 // when its kept connection is gone) costs one round trip more on a real
-// link. Run with -benchtime=5x: a probe over 300 ms takes seconds.
+// link. modbus-one-at-a-time and modbus-strict are the same controller
+// with a Modbus server that drops pipelined requests, or refuses reads
+// across gaps of the map, from its second probe on (the first, which
+// learns it, is not measured). Run with -benchtime=5x: a probe over 300 ms
+// takes seconds.
 func BenchmarkSlowLink(b *testing.B) {
-	site := fullSite(b)
+	plain := fullSite(b, simulator.ModbusBehaviour{})
+	sites := map[string]*modbusSite{"rest": plain, "modbus": plain,
+		"modbus-one-at-a-time": fullSite(b, simulator.ModbusBehaviour{OneAtATime: true}),
+		"modbus-strict":        fullSite(b, simulator.ModbusBehaviour{Strict: true})}
 	for _, rtt := range []time.Duration{0, 50 * time.Millisecond, 300 * time.Millisecond} {
-		for _, source := range []string{"rest", "modbus"} {
+		for _, source := range []string{"rest", "modbus", "modbus-one-at-a-time", "modbus-strict"} {
+			site := sites[source]
 			b.Run(fmt.Sprintf("rtt=%s/%s", rtt, source), func(b *testing.B) {
 				upstream, module, path := strings.TrimPrefix(site.rest, "http://"), "rest", "/cc/1"
-				if source == "modbus" {
+				if source != "rest" {
 					upstream, module, path = site.addrs[1], "mb", ""
 				}
 				link := newLinkProxy(b, upstream, rtt)
@@ -141,7 +155,7 @@ func BenchmarkSlowLink(b *testing.B) {
 // over REST and over Modbus on loopback, without a proxy: what a probe of
 // each source costs, the controller's side included (compare the two).
 func BenchmarkSameController(b *testing.B) {
-	site := fullSite(b)
+	site := fullSite(b, simulator.ModbusBehaviour{})
 	h, _ := newHandler(b, "modules:\n  rest: {}\n  mb: {source: modbus}\n")
 	for _, source := range []string{"rest", "modbus"} {
 		query := "module=rest&target=" + site.rest + "/cc/1"
