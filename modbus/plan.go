@@ -65,9 +65,14 @@ func conditionOf(b Block) condition {
 var version = Block{Addr: 100, Count: 2}
 
 // readPlan returns the coalesced reads of a register set after the version
-// (in address order within each condition: always, DLM, vehicle), and the
-// index of each read is stable for the set: memory keys on it.
-func readPlan(set Set) []read {
+// (in address order within each condition: always, DLM, vehicle); the index
+// of each read is stable for the set (memory keys on it). The plans are
+// made once: the caller must not change them.
+func readPlan(set Set) []read { return readPlans[set] }
+
+var readPlans = map[Set][]read{Set512: makeReadPlan(Set512), Set522: makeReadPlan(Set522)}
+
+func makeReadPlan(set Set) []read {
 	var reads []read
 	for _, c := range []condition{always, onDLMMaster, whileVehicle} {
 		n := len(reads)
