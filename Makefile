@@ -30,7 +30,7 @@ ALERTMANAGER := .build/alertmanager-$(ALERTMANAGER_VERSION)
 # The Kubernetes version the chart is rendered for (its kubeVersion allows >= 1.25).
 KUBE_VERSION := 1.31.0
 
-.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load overload chaos soak chart-check package-check release-snapshot bench bench-load bench-dashboards demo clean
+.PHONY: all build tools fuzz test test-prometheus3 unit lint cross load overload blackout blackout-matrix chaos soak chart-check package-check release-snapshot bench bench-load bench-peers bench-dashboards demo clean
 
 all: build
 
@@ -39,7 +39,7 @@ build:
 	$(BUILD) -o bender_cc_exporter .
 	$(BUILD) -o bender-cc-simulator ./cmd/bender-cc-simulator
 
-## test: everything CI runs — lint, unit, golden, e2e and rules on Prometheus 2 and 3, fuzz, 386/ARM, chart, image build, packages, load, overload
+## test: everything CI runs — lint, unit, golden, e2e and rules on Prometheus 2 and 3, fuzz, 386/ARM, chart, image build, packages, load, overload, blackout
 test: tools
 	$(MAKE) --no-print-directory lint
 	./scripts/ensure-prometheus.sh
@@ -48,6 +48,7 @@ test: tools
 	./scripts/docker-build-check.sh
 	$(MAKE) --no-print-directory -j2 --output-sync=target package-check load
 	$(MAKE) --no-print-directory overload
+	$(MAKE) --no-print-directory blackout
 
 ## fuzz: 30 s of fuzzing the parser, 15 s of the Modbus register decoding
 fuzz:
@@ -79,7 +80,7 @@ $(GOLANGCI_LINT):
 test-prometheus3: $(PROMETHEUS3)/prometheus $(ALERTMANAGER)/alertmanager
 	PATH=$(CURDIR)/$(PROMETHEUS3):$(CURDIR)/$(ALERTMANAGER):$$PATH BENDER_CC_PROMETHEUS_VERSION=$(PROMETHEUS3_VERSION) \
 	  BENDER_CC_ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) \
-	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestPromtool|TestGolden|TestAlertDelivery'
+	  $(GO) test -count=1 ./e2e ./alerts ./probe -run 'TestEndToEnd|TestShardingOverSD|TestSiteLabelFromFiles|TestPromtool|TestGolden|TestAlertDelivery'
 
 $(PROMETHEUS3)/prometheus:
 	mkdir -p .build/tmp/prometheus $(PROMETHEUS3)
@@ -151,13 +152,35 @@ OVERLOAD := $(if $(PIN),taskset -c 0 )./bender-cc-loadtest $(OVERLOAD_ARGS) $(if
 overload: build bender-cc-loadtest
 	$(OVERLOAD) --overload-rate 2000 --duration 20s
 
-## chaos: the long versions (about 12 minutes): the overload runs at 2x and 5x with 60 s phases, the abuse of
-## the exporter's port for 120 s (docs/security.md), the network-fault matrix five times over (docs/performance.md)
+## blackout: 5,000 controllers scraped every 15 s (10 s timeout, 333 probes/s) by the exporter with its default
+## flags in a 128 MiB memory cgroup (root), pinned as for overload; 30 % of them, whole sites of 50, hang for
+## 3 intervals after 1, then come back for 2 (about 2 minutes). Fails unless a dark site costs only itself: no
+## healthy scrape lost, healthy p99 < 1 s, every dark scrape 200 with up 0 in time, peak memory < 100 MiB, no
+## OOM kill, up again from the second interval back (docs/performance.md "Blackout").
+BLACKOUT_ARGS := --controllers 5000 --per-host 50 --interval 15s --scrape-timeout 10s --controller-latency 20ms \
+                 --cgroup-memory 128MiB --exporter-env GOMAXPROCS=1
+BLACKOUT := $(if $(PIN),taskset -c 0 )./bender-cc-loadtest $(BLACKOUT_ARGS) $(if $(PIN),--exporter-cpus 1)
+blackout: build bender-cc-loadtest
+	$(BLACKOUT) --blackout 0.3 --dark-mode hang --simulator=
+
+## blackout-matrix: the blackout at 30 % and 60 % dark, as hang and as no-syn-ack (a connect never completes),
+## with the simulator's own cost; every run, then fails if any failed (about 9 minutes)
+blackout-matrix: build bender-cc-loadtest
+	@failed=""; for share in 0.3 0.6; do for mode in hang no-syn-ack; do \
+	  echo "== blackout $$share $$mode"; \
+	  $(BLACKOUT) --blackout $$share --dark-mode $$mode || failed="$$failed $$share/$$mode"; \
+	done; done; \
+	if [ -n "$$failed" ]; then echo "blackout FAILED:$$failed"; exit 1; fi
+
+## chaos: the long versions (about 21 minutes): the overload runs at 2x and 5x with 60 s phases, the abuse of
+## the exporter's port for 120 s (docs/security.md), the network-fault matrix five times over, the blackout matrix
+## (docs/performance.md)
 chaos: build bender-cc-loadtest
 	$(OVERLOAD) --overload-rate 2000 --duration 60s
 	$(OVERLOAD) --overload-rate 5000 --duration 60s
 	BENDER_CC_ABUSE_SECONDS=120 $(GO) test -count=1 -timeout 20m -v -run '^TestAbuseOfExporterPort$$' ./e2e
 	$(GO) test -count=5 -run '^TestNetworkFaults$$' ./probe
+	$(MAKE) --no-print-directory blackout-matrix
 
 ## soak: the same for an hour at 500 probes/s, then the floor (docs/performance.md)
 soak: build bender-cc-loadtest
@@ -175,6 +198,18 @@ bench:
 bench-load: build bender-cc-loadtest
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 5 --duration 10s
 	./bender-cc-loadtest --exporter ./bender_cc_exporter --rounds 3 --duration 10s --targets 0 --controller-latency 5ms --concurrency 64
+
+## bench-peers: this exporter against blackbox_exporter (built from its module source into .build/ once) on the same
+## simulated fleet, open loop at 200 probes/s twice each and at saturation, interleaved; then Modbus against its own
+## saturation (docs/performance.md "Against blackbox_exporter"; about 9 minutes; run it alone on the machine)
+BLACKBOX_VERSION := 0.28.0
+BLACKBOX ?= .build/blackbox_exporter-$(BLACKBOX_VERSION)/blackbox_exporter
+BENCH_PEERS_ARGS := --controllers 1000 --per-host 100 --rate 200 --controller-latency 20ms
+bench-peers: build bender-cc-loadtest $(BLACKBOX)
+	./bender-cc-loadtest --peers --blackbox $(BLACKBOX) $(BENCH_PEERS_ARGS)
+
+$(BLACKBOX):
+	GO=$(GO) ./scripts/build-blackbox.sh $(BLACKBOX_VERSION) $@
 
 ## bench-dashboards: the fleet dashboard's query times on a day of 5,000 controllers (docs/performance.md; minutes)
 BENCH_DASHBOARDS_ARGS := -controllers 5000

@@ -77,7 +77,7 @@ type child struct {
 // startChild raises this process's file descriptor limit for c.conns client
 // connections and starts TestIdleExporterChild as c says. It returns the
 // address (a free one unless c.addr is set), the command and its stderr.
-func startChild(t *testing.T, c child) (string, *exec.Cmd, *testenv.LogBuffer) {
+func startChild(t testing.TB, c child) (string, *exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
 	if err := testenv.RaiseFileLimit(uint64(c.conns + 100)); err != nil {
 		t.Skipf("%d connections need %d file descriptors here: %v", c.conns, c.conns+100, err)

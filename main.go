@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
+	"github.com/bender-cc/bender_cc_exporter/admission"
 	"github.com/bender-cc/bender_cc_exporter/config"
 	"github.com/bender-cc/bender_cc_exporter/probe"
 )
@@ -45,7 +46,11 @@ func run(args []string, stderr io.Writer) int {
 		configCheck   = app.Flag("config.check", "Validate the configuration file, read every module's password_file and password_env, and exit (non-zero when anything fails).").Bool()
 		checkSecrets  = app.Flag("config.check-secrets", "With --config.check: also read the modules' secrets. --no-config.check-secrets checks the file's structure only, for a machine without the secrets (CI, a build host).").Default("true").Bool()
 		timeoutOffset = app.Flag("timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time for the answer.").Default("0.5s").Duration()
-		maxInFlight   = app.Flag("probe.max-in-flight", "Probes answered at once; more get HTTP 503 at once, so that an overload (too many controllers for this exporter, or a flood of /probe requests) cannot exhaust memory or file descriptors (-1: sized from the memory limit, the lower of GOMEMLIMIT and 90% of the memory cgroup's, half of it at 128 KiB per probe, 4096 at most and when no limit is known; 0: no limit).").Default("-1").Int()
+		maxInFlight   = app.Flag("probe.max-in-flight", "Probes in flight at once, waiting and working; past it (and past the bounds below) a probe gets HTTP 503 at once unless a probe that waits longer than its controller needs can be given up for it, so that an overload cannot exhaust memory or file descriptors (-1: --probe.max-waiting + --probe.max-working; 0: no limit).").Default("-1").Int()
+		maxWaiting    = app.Flag("probe.max-waiting", "Probes connecting or waiting for a controller's first byte (-1: sized from the memory limit, the lower of GOMEMLIMIT and 90% of the memory cgroup's: half of it for probes, three quarters of that at 80 KiB per waiting probe; 3584 at most and when no limit is known; 0: no limit).").Default("-1").Int()
+		maxWorking    = app.Flag("probe.max-working", "Probes reading a controller's answer, parsing it and answering (-1: a quarter of the probes' half of the memory limit at 128 KiB each, 512 at most and when no limit is known; 0: no limit).").Default("-1").Int()
+		maxPerTarget  = app.Flag("probe.max-per-target", "Probes of one target (module and address) in flight at once; past it a target whose last probe failed is answered at once with bender_cc_up 0, another gets HTTP 503 (0: no limit).").Default(strconv.Itoa(admission.DefaultPerTarget)).Int()
+		maxTargets    = app.Flag("probe.max-targets", "Targets whose state (last outcome, usual answer time, circuit) the exporter keeps; past it the least recently probed is forgotten (-1: 5% of the memory limit at 512 bytes each, 10,000 to 1,000,000; 100,000 when no limit is known).").Default("-1").Int()
 		maxConns      = app.Flag("client.max-connections", "Connections each module keeps open to controllers for reuse; past it idle ones are closed (0: no limit).").Default(strconv.Itoa(config.DefaultMaxConnections)).Int()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		maxHTTPConns  = app.Flag("web.max-connections", "Connections the exporter's HTTP server holds at once, on all listeners; past it a new connection closes the one idle longest after a /probe, else one whose request has not been read (a client that has sent nothing first), else one idle after another request, else it is reset at once: nothing queues, so idle or slow clients and floods of probes cannot keep scrapes of /metrics, /-/healthy and /probe out (-1: --probe.max-in-flight + 256; 0: no limit).").Default("-1").Int()
@@ -83,6 +88,7 @@ func run(args []string, stderr io.Writer) int {
 
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
+	governProcs(logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -108,31 +114,31 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	budget, source := memoryBudget()
-	if *maxInFlight < 0 {
-		*maxInFlight = maxInFlightFor(budget)
-	}
+	budget, source := admission.MemoryBudget()
+	bounds := admission.BoundsFor(budget).Override(*maxWaiting, *maxWorking, *maxInFlight, *maxPerTarget, *maxTargets)
 	conns := *maxHTTPConns
 	if conns < 0 {
 		conns = 0 // no bound
-		if *maxInFlight > 0 {
-			conns = *maxInFlight + httpConnsBesideProbes
+		if bounds.InFlight > 0 {
+			conns = bounds.InFlight + httpConnsBesideProbes
 		}
 	}
+	kv := []any{"probe_max_waiting", bounds.Waiting, "probe_max_working", bounds.Working, "probe_max_in_flight", bounds.InFlight,
+		"probe_max_per_target", bounds.PerTarget, "probe_max_targets", bounds.Targets, "web_max_connections", conns}
 	if budget > 0 {
-		level.Info(logger).Log("msg", "Memory limit known: Go memory limit and bounds sized from it unless given", "memory_limit_bytes", budget, "from", source, "probe_max_in_flight", *maxInFlight, "web_max_connections", conns)
+		level.Info(logger).Log(append([]any{"msg", "Memory limit known: Go memory limit and bounds sized from it unless given", "memory_limit_bytes", budget, "from", source}, kv...)...)
 	} else {
-		level.Info(logger).Log("msg", "No memory limit known (GOMEMLIMIT, memory cgroup): default bounds unless given", "probe_max_in_flight", *maxInFlight, "web_max_connections", conns)
+		level.Info(logger).Log(append([]any{"msg", "No memory limit known (GOMEMLIMIT, memory cgroup): default bounds unless given"}, kv...)...)
 	}
 
-	ph := &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset, Metrics: probes, MaxInFlight: *maxInFlight}
+	ph := &probe.Handler{Config: holder, Logger: logger, TimeoutOffset: *timeoutOffset, Metrics: probes, Admission: admission.New(bounds, reg)}
 	mux, err := routes(holder, reg, ph, logger, *configFile)
 	if err != nil {
 		level.Error(logger).Log("err", err)
 		return 1
 	}
-	lim := newConnLimit(conns, reg)
-	srv := newServer(lim.track(mux), *idleTimeout, *headerTimeout)
+	lim := admission.NewConnLimit(conns, reg)
+	srv := newServer(lim.Track(mux), *idleTimeout, *headerTimeout)
 	srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
 	if err := web.ListenAndServe(srv, webFlags, slogger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
@@ -142,7 +148,7 @@ func run(args []string, stderr io.Writer) int {
 }
 
 // httpConnsBesideProbes is what the default --web.max-connections leaves
-// beside --probe.max-in-flight: /metrics, health checks, dashboards, and
+// beside the probes in flight (--probe.max-in-flight): /metrics, health checks, dashboards, and
 // the connections of probes answered 503 that are on their way out.
 const httpConnsBesideProbes = 256
 

@@ -15,6 +15,7 @@ func TestPromtool(t *testing.T) {
 	for _, args := range [][]string{
 		{"check", "rules", "bender_cc.rules.yml"},
 		{"test", "rules", "bender_cc.rules.test.yml"},
+		{"test", "rules", "sessions.rules.test.yml"},
 	} {
 		out, err := exec.Command(p, args...).CombinedOutput()
 		if err != nil {
@@ -113,5 +114,29 @@ func TestReadmeAlertTable(t *testing.T) {
 		if _, ok := inRules[a]; !ok {
 			t.Errorf("README.md's alert table lists %s, which alerts/bender_cc.rules.yml does not have", a)
 		}
+	}
+}
+
+// TestSessionRulesTested: every rule of the session groups has an exact
+// expectation in sessions.rules.test.yml.
+func TestSessionRulesTested(t *testing.T) {
+	tests, err := os.ReadFile("sessions.rules.test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range mustLoad(t, "bender_cc.rules.yml").Groups {
+		if !strings.HasPrefix(g.Name, "bender_cc.sessions") {
+			continue
+		}
+		for _, r := range g.Rules {
+			n++
+			if !strings.Contains(string(tests), "- expr: "+r.Record+"\n") {
+				t.Errorf("%s (group %s): no test in sessions.rules.test.yml", r.Record, g.Name)
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d session rules", n)
 	}
 }

@@ -26,6 +26,7 @@ var routes = map[string]string{
 	"BenderCCDLMSlavesMissing":           "bender-cc-tickets",
 	"BenderCCHeldAtZeroByHEMS":           "bender-cc-low-priority",
 	"BenderCCControllerUnreachable":      "bender-cc-tickets",
+	"BenderCCSiteDark":                   "bender-cc-tickets",
 	"BenderCCProbeScrapeFailing":         "bender-cc-tickets",
 	"BenderCCExporterDown":               "bender-cc-tickets",
 	"BenderCCExporterProbesFailing":      "bender-cc-tickets",

@@ -18,7 +18,23 @@ type Result struct {
 	// Sources says which sources were read, for modules that read Modbus
 	// (bender_cc_source_up), sorted by name; empty for REST-only modules.
 	Sources []SourceStatus
+	// Failure, when set on a failed probe, says why in the answer
+	// (bender_cc_failure_info); the probe handler sets it.
+	Failure *Failure
 }
+
+// Failure names why a probe failed, as label values of bender_cc_failure_info.
+type Failure struct {
+	// Result is the class of failure: the result label of
+	// bender_cc_exporter_probes_total (timeout, connection_failed, …).
+	Result string
+	// Admission is how the exporter served the probe: probed (with the
+	// whole timeout), or why it answered sooner (trial, circuit_open, …).
+	Admission string
+}
+
+// failureInfoHelp is the HELP of bender_cc_failure_info.
+const failureInfoHelp = "Why bender_cc_up is 0 (only then): result is the class of failure (as in bender_cc_exporter_probes_total), admission how the exporter served the scrape: probed (with the whole timeout), trial (the target's last probes timed out; tried as long as it usually needs), circuit_open, target_cap or capacity (answered at once, not probed), preempted (given up, without an answer after longer than the target usually needs, to make room)."
 
 // unknownStatesHelp is the HELP of bender_cc_unknown_states.
 const unknownStatesHelp = "State-set values in this document that are none of the documented states (exported as one more state, which no alert selects)."
@@ -30,6 +46,7 @@ var (
 	unknownDesc       = newDesc("unknown_keys", "Keys in this document that the exporter does not know.")
 	unknownStatesDesc = newDesc("unknown_states", unknownStatesHelp)
 	errorsDesc        = newDesc("errors", "Number of active error codes.")
+	failureDesc       = newDesc("failure_info", failureInfoHelp, "admission", "result")
 
 	// rowDescs[i] is the desc of Keys[i]; numberDescs[i] the desc of its NumberMetric.
 	rowDescs, numberDescs = buildDescs()
@@ -103,12 +120,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, c.r.Duration.Seconds())
 	collectSources(ch, c.r.Sources)
 	if up == 0 {
+		if f := c.r.Failure; f != nil {
+			emit(ch, failureDesc, prometheus.GaugeValue, 1, f.Admission, f.Result)
+		}
 		return
 	}
 	st := c.r.State
 	ch <- prometheus.MustNewConstMetric(parseErrDesc, prometheus.GaugeValue, float64(len(st.Invalid)))
 	ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.GaugeValue, float64(len(st.Unknown)))
 	ch <- prometheus.MustNewConstMetric(unknownStatesDesc, prometheus.GaugeValue, float64(st.UnknownStates()))
+	collectLimitedBy(ch, st)
 
 	info := map[string][]string{}
 	for i := range st.Values {

@@ -50,7 +50,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 		if err != nil {
 			return val, err
 		}
-		if x != noValue && (x != 0 || !spec.ZeroIsNoValue) {
+		if !spec.Sentinel.Is(x) && (x != 0 || !spec.ZeroIsNoValue) {
 			val.Numbers = []Reading{{0, spec.Unit.ToBase(x)}}
 		}
 	case List:
@@ -64,7 +64,7 @@ func decode(spec *KeySpec, f Field) (Value, error) {
 			if err != nil {
 				return val, fmt.Errorf("value %d: %w", i+1, err)
 			}
-			if x != noValue {
+			if !spec.Sentinel.Is(x) {
 				val.Numbers = append(val.Numbers, Reading{i, spec.Unit.ToBase(x)})
 			}
 		}

@@ -81,6 +81,9 @@ type KeySpec struct {
 	// meter bus error), and a lone 0 on a counter would count its whole
 	// reading again at the next scrape.
 	ZeroIsNoValue bool
+	// Sentinel names the other "no value" a Number or List of this key can
+	// carry besides all-ones (see sentinel.go).
+	Sentinel Sentinel
 
 	// Label/LabelValue is a fixed label that tells apart keys sharing a metric.
 	Label, LabelValue string
@@ -118,10 +121,10 @@ var Keys = append([]KeySpec{
 	{Key: "auth_state", Kind: StateSet, Metric: "authorization_state", Help: "Authorization state of the current session (auth_state).",
 		States: []string{"not_authorized_for_charging", "wait_for_auth", "authorized_for_charging", "auth_timeout"}},
 	{Key: "auth_uid", Kind: Private},
-	{Key: "time_since_charging_start", Kind: Number, Metric: "charging_duration_seconds", Help: "Time since the current charging session started (time_since_charging_start)."},
+	{Key: "time_since_charging_start", Kind: Number, Sentinel: Saturated16, Metric: "charging_duration_seconds", Help: "Time since the current charging session started (time_since_charging_start)."},
 	{Key: "meter_wh", Kind: Number, Type: Counter, Unit: WattHours, Metric: "energy_joules_total", ZeroIsNoValue: true, Help: "Energy meter reading in joules (meter_wh x 3600)."},
 	{Key: "power_w", Kind: Number, Metric: "power_watts", Help: "Active charging power in watts (power_w)."},
-	{Key: "transaction_wh", Kind: Number, Unit: WattHours, Metric: "transaction_energy_joules", Help: "Energy of the current charging session in joules; restarts with each session (transaction_wh x 3600)."},
+	{Key: "transaction_wh", Kind: Number, Sentinel: Saturated16, Unit: WattHours, Metric: "transaction_energy_joules", Help: "Energy of the current charging session in joules; restarts with each session (transaction_wh x 3600)."},
 	{Key: "display_text", Kind: Private},
 	{Key: "cp_id", Kind: Info, Metric: infoM, InfoLabel: "chargepoint_id"},
 	{Key: "ocpp_state", Kind: StateSet, Metric: "ocpp_state", Help: "OCPP status of the charge point (ocpp_state).", States: ocppStates},
@@ -130,7 +133,7 @@ var Keys = append([]KeySpec{
 	{Key: "type2_proximity", Kind: StateSet, Metric: "type2_proximity_state", Help: "Proximity pilot state of the Type 2 connector (type2_proximity).",
 		States:       []string{"no_cable", "13", "20", "32", "63", "cable_attached", "short_circuit"},
 		NumberMetric: "cable_current_limit_amperes", NumberHelp: "Current rating of the attached cable in amperes, when type2_proximity reports one."},
-	{Key: "sig_current", Kind: Number, Metric: "signaled_current_amperes", Help: "Current offered to the vehicle through the control pilot in amperes (sig_current)."},
+	{Key: "sig_current", Kind: Number, Sentinel: Saturated16, Metric: "signaled_current_amperes", Help: "Current offered to the vehicle through the control pilot in amperes (sig_current)."},
 	{Key: "schuko_state", Kind: StateSet, Metric: "schuko_state", Help: "State of the Schuko socket (schuko_state).", States: []string{"idle", "connected", "power_on"}},
 	{Key: "backend_conn_state", Kind: StateSet, Metric: "backend_connection_state", Help: "Connection state to the OCPP backend (backend_conn_state).",
 		States: []string{"not_connected", "connecting", "connecting_proxy_ok", "connected", "not_reacheable", "rejected", "pending"}},
@@ -138,15 +141,15 @@ var Keys = append([]KeySpec{
 	{Key: "slave_state", Kind: StateSet, Metric: "slave_ocpp_state", Help: "OCPP status of the slave controller of a two-connector charge point (slave_state).", States: ocppStates},
 	{Key: "ocpp_meter_cfg", Kind: Info, Metric: meter, InfoLabel: "meter_type"},
 	{Key: "ocpp_meter_serial", Kind: Info, Metric: meter, InfoLabel: "meter_serial"},
-	{Key: "current_a", Kind: List, Metric: "current_amperes", Help: "Charging current per phase in amperes (current_a).", ListLabel: "phase", ListValues: phases},
-	{Key: "energy_man_current", Kind: Number, Metric: "energy_manager_current_amperes", Help: "Current limit set by the energy manager in amperes (energy_man_current)."},
+	{Key: "current_a", Kind: List, Sentinel: AllOnesMilli, Metric: "current_amperes", Help: "Charging current per phase in amperes (current_a).", ListLabel: "phase", ListValues: phases},
+	{Key: "energy_man_current", Kind: Number, Sentinel: Saturated16, Metric: "energy_manager_current_amperes", Help: "Current limit set by the energy manager in amperes (energy_man_current)."},
 	{Key: "ambient_temp", Kind: Number, Metric: "ambient_temperature_celsius", Help: "Temperature inside the charge point in degrees Celsius (ambient_temp)."},
 	{Key: "firmware_ver", Kind: Info, Metric: infoM, InfoLabel: "firmware_version"},
 	{Key: "cc_serial_n", Kind: Info, Metric: infoM, InfoLabel: "serial_number"},
 	{Key: "manuf_serial_n", Kind: Info, Metric: infoM, InfoLabel: "manufacturer_serial_number"},
 	{Key: "con_cycles_schuko", Kind: Number, Type: Counter, Metric: "contactor_cycles_total", Help: "Switching cycles of the connector's contactor (con_cycles_*).", Label: "connector", LabelValue: "schuko"},
 	{Key: "con_cycles_type2", Kind: Number, Type: Counter, Metric: "contactor_cycles_total", Help: "Switching cycles of the connector's contactor (con_cycles_*).", Label: "connector", LabelValue: "type2"},
-	{Key: "max_current", Kind: Number, Metric: "max_current_amperes", Help: "Maximum charging current configured in amperes (max_current)."},
+	{Key: "max_current", Kind: Number, Sentinel: Saturated16, Metric: "max_current_amperes", Help: "Maximum charging current configured in amperes (max_current)."},
 	{Key: "rcmb_state", Kind: StateSet, Metric: "rcmb_state", Help: "State of the residual current monitor (rcmb_state).", States: []string{"okay", "triggered"}},
 	{Key: "rcmb_max", Aliases: []string{"rcmb_max_values"}, Kind: List, Unit: Milliampere, Metric: "rcmb_residual_current_max_amperes",
 		Help: "Highest residual current measured by the RCMB per channel in amperes (rcmb_max, older firmware rcmb_max_values).", ListLabel: "channel", ListValues: channels},

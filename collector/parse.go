@@ -22,10 +22,6 @@ const (
 	maxLabelValue = 128
 )
 
-// noValue is what controllers send for a reading they could not take
-// (0xFFFFFFFF, shown in their UI as 4.29e+09); it means "no value".
-const noValue = 4294967295
-
 // ErrNotFullState is wrapped by every error that says the body is not a
 // full_state document at all (a login page, JSON, binary, an empty answer).
 var ErrNotFullState = errors.New("not a full_state document")

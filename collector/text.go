@@ -45,7 +45,7 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 		}
 	}
 	for _, f := range families {
-		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources {
+		if up == 0 && f.kind != famUp && f.kind != famDuration && f.kind != famSources && f.kind != famFailure || up == 1 && f.kind == famFailure {
 			continue
 		}
 		w.fam = f
@@ -55,6 +55,10 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(up)
 		case famDuration:
 			w.sample(r.Duration.Seconds())
+		case famFailure:
+			if fl := r.Failure; fl != nil {
+				w.sample(1, [2]string{"admission", fl.Admission}, [2]string{"result", fl.Result})
+			}
 		case famSources:
 			for _, s := range r.Sources {
 				w.sample(map[bool]float64{true: 1}[s.Err == nil], [2]string{"source", s.Name})
@@ -65,6 +69,12 @@ func WriteText(buf *bytes.Buffer, r Result, labels map[string]string) {
 			w.sample(float64(len(r.State.Unknown)))
 		case famUnknownStates:
 			w.sample(float64(r.State.UnknownStates()))
+		case famLimitedBy:
+			if set, ok := limitedBy(&byRow); ok {
+				for i, l := range Limits {
+					w.sample(set.value(i), [2]string{"limit", l})
+				}
+			}
 		case famErrorCount:
 			if v := byRow[errorsRow]; v != nil {
 				w.sample(float64(len(v.Codes)))
@@ -116,6 +126,8 @@ const (
 	famUnknownStates
 	famErrorCount
 	famSources
+	famFailure
+	famLimitedBy
 )
 
 // family is one metric name: its HELP and TYPE lines and where its samples
@@ -156,6 +168,8 @@ func init() {
 	add("unknown_states", unknownStatesHelp, "gauge", famUnknownStates)
 	add("errors", "Number of active error codes.", "gauge", famErrorCount)
 	add("source_up", sourceUpHelp, "gauge", famSources)
+	add("failure_info", failureInfoHelp, "gauge", famFailure)
+	add("current_limited_by", limitedByHelp, "gauge", famLimitedBy)
 	for i, im := range InfoMetrics {
 		add(im.Metric, im.Help, "gauge", famInfo).info = i
 	}

@@ -81,6 +81,8 @@ func TestWriteTextMatchesClientGolang(t *testing.T) {
 		sameAsReference(t, doc, Result{State: st})
 	}
 	sameAsReference(t, "failure", Result{Err: errors.New("refused"), Duration: time.Second})
+	sameAsReference(t, "failure with its reason", Result{Err: errors.New("refused"), Duration: time.Second,
+		Failure: &Failure{Result: "connection_failed", Admission: "probed"}})
 
 	fleet, err := simulator.NewFleet(simulator.Options{Controllers: 20, Seed: 5, Firmware: "mixed", Start: time.Unix(1.8e9, 0)})
 	if err != nil {

@@ -147,7 +147,7 @@ func (h *Holder) load() (*Snapshot, error) {
 		if policy != nil {
 			dial = policy.dialer(name)
 		}
-		cc := newConnCap(h.MaxConnections, limitHeaders(dial))
+		cc := newConnCap(h.MaxConnections, time.Duration(m.Timeout), limitHeaders(dial))
 		client, err := config_util.NewClientFromConfig(m.HTTPClientConfig, "bender_cc_"+name,
 			config_util.WithUserAgent(h.userAgent),
 			config_util.WithIdleConnTimeout(90*time.Second),

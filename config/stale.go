@@ -33,14 +33,30 @@ type staleGuard struct {
 	timeout time.Duration
 }
 
-type probeTimeoutKey struct{}
+type probeKey struct{}
+
+// probeInfo is what WithProbeTimeout puts into a request's context.
+type probeInfo struct {
+	timeout time.Duration
+	// ctx ends when the probe ends (it gave up, was preempted, or every
+	// probe sharing the request did).
+	ctx context.Context
+}
 
 // WithProbeTimeout tells the module's client how long the probe that
-// makes requests with ctx waits for them. A probe's request may outlive
-// its first caller (probes of one controller share it), so it carries no
-// deadline of its own to take this from.
+// makes requests with ctx waits for them, and that a connect for them ends
+// when ctx does. A probe's request may outlive its first caller (probes of
+// one controller share it), so it carries no deadline of its own to take
+// this from; and net/http dials with a context that keeps the request's
+// values but not its cancellation (see connCap.dial).
 func WithProbeTimeout(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, probeTimeoutKey{}, d)
+	return context.WithValue(ctx, probeKey{}, probeInfo{timeout: d, ctx: ctx})
+}
+
+// probeOf is what WithProbeTimeout said, if it did.
+func probeOf(ctx context.Context) (probeInfo, bool) {
+	p, ok := ctx.Value(probeKey{}).(probeInfo)
+	return p, ok
 }
 
 // errStale ends an attempt on a reused connection that gave no answer.
@@ -51,8 +67,8 @@ func (g *staleGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return g.next.RoundTrip(req) // retry only what is safe to send twice
 	}
 	wait := g.timeout
-	if d, ok := req.Context().Value(probeTimeoutKey{}).(time.Duration); ok {
-		wait = d
+	if p, ok := probeOf(req.Context()); ok {
+		wait = p.timeout
 	}
 	wait /= 2
 	ctx, cancel := context.WithCancelCause(req.Context())

@@ -14,6 +14,7 @@ func Controller() *dashboard.DashboardBuilder {
 		"One charge controller read by bender_cc_exporter: states, power, currents, safety devices and identity.").
 		WithVariable(queryVar("job", "Job", "label_values(bender_cc_up, job)", false, "")).
 		WithVariable(queryVar("instance", "Controller", `label_values(up{job="$job"}, instance)`, false, ""))
+	controllerAnnotations(d)
 
 	d.WithRow(dashboard.NewRowBuilder("State"))
 	// 0 also while Prometheus cannot scrape the controller's probe (exporter down, request refused).
@@ -46,10 +47,13 @@ func Controller() *dashboard.DashboardBuilder {
 		q(`bender_cc_signaled_current_amperes{`+ji+`}`, "signaled"),
 		q(`bender_cc_energy_manager_current_amperes{`+ji+`}`, "energy manager"),
 		q(`bender_cc_max_current_amperes{`+ji+`}`, "maximum")))
+	d.WithPanel(limitTimeline())
 	d.WithPanel(timeseriesPanel("Session", "Energy and duration of the charging session.", "kwatth", 12,
 		q(`bender_cc_transaction_energy_joules{`+ji+`} / 3.6e6`, "session energy")))
 	d.WithPanel(timeseriesPanel("Temperature", "Temperature inside the charge point.", "celsius", 12,
 		q(`bender_cc_ambient_temperature_celsius{`+ji+`}`, "ambient")))
+
+	controllerSessions(d)
 
 	d.WithRow(dashboard.NewRowBuilder("Safety and wear"))
 	d.WithPanel(timeseriesPanel("Residual current (RCMB)", "Residual current per channel, now and the highest measured.", "amp", 12,

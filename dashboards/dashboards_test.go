@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"maps"
 	"os"
 	"regexp"
@@ -221,9 +222,10 @@ func TestDashboards(t *testing.T) {
 						t.Errorf("panel %q %s: rate without $__rate_interval: %s", p.Title, tg.RefID, tg.Expr)
 					}
 					// A fleet query over a day or a week of every controller's samples is what
-					// made the dashboard slow: those read the hourly recording rules.
-					if m := regexp.MustCompile(`\[(1d|7d|\$__range)\]`).FindString(tg.Expr); m != "" && !strings.Contains(tg.Expr, ":increase1h") {
-						t.Errorf("panel %q %s: %s of raw series: %s", p.Title, tg.RefID, m, tg.Expr)
+					// made the dashboard slow: those read the hourly recording rules. One
+					// controller's per-minute recorded series are few enough.
+					if err := longWindowsRecorded(tg.Expr, name == "bender-cc-fleet.json"); err != nil {
+						t.Errorf("panel %q %s: %v: %s", p.Title, tg.RefID, err, tg.Expr)
 					}
 					expr := Substitute(tg.Expr, vars)
 					if strings.Contains(expr, "$") && !strings.Contains(expr, `"$1"`) && !strings.Contains(expr, `"MCB $1"`) {
@@ -354,4 +356,83 @@ func TestProblemsFirst(t *testing.T) {
 		return
 	}
 	t.Error("no Controllers table")
+}
+
+var (
+	longWindow         = regexp.MustCompile(`\[(1d|7d|\$__range)(:[^\]]*)?\]`)
+	longWindowSelector = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{[^}]*\}\[(1d|7d|\$__range)\]`)
+	hourlyRule         = regexp.MustCompile(`:(increase|sum|count)1h$`)
+)
+
+// longWindowsRecorded says whether every range of a day, a week or the
+// dashboard's time range in expr reads a recorded series: an hourly one
+// when hourly is set (the fleet dashboard), any (a name with a colon)
+// otherwise. A subquery over such a range is refused.
+func longWindowsRecorded(expr string, hourly bool) error {
+	sels := longWindowSelector.FindAllStringSubmatch(expr, -1)
+	if n := len(longWindow.FindAllString(expr, -1)); n != len(sels) {
+		return fmt.Errorf("%d long ranges, %d of them over a plain selector", n, len(sels))
+	}
+	for _, sel := range sels {
+		switch name := sel[1]; {
+		case hourly && !hourlyRule.MatchString(name):
+			return fmt.Errorf("%s of %s, not an hourly recording rule", sel[2], name)
+		case !strings.Contains(name, ":"):
+			return fmt.Errorf("%s of raw series %s", sel[2], name)
+		}
+	}
+	return nil
+}
+
+// TestLongWindowsRecorded: the check above catches raw series, and on the
+// fleet dashboard per-minute ones.
+func TestLongWindowsRecorded(t *testing.T) {
+	for _, tt := range []struct {
+		expr   string
+		hourly bool
+		ok     bool
+	}{
+		{`sum(sum_over_time(job_site:bender_cc_energy_joules:increase1h{job="x"}[1d]))`, true, true},
+		{`sum(sum_over_time(job_site:bender_cc_sessions_ended:sum1h{job="x"}[$__range])) / sum(sum_over_time(job_site:bender_cc_session_energy_joules:count1h{job="x"}[$__range]))`, true, true},
+		{`sum(increase(bender_cc_energy_joules_total{job="x"}[7d]))`, true, false},
+		{`sum(sum_over_time(bender_cc:connector_sessions_ended:1m{job="x"}[$__range]))`, true, false},
+		{`sum(sum_over_time(bender_cc:connector_sessions_ended:1m{job="x"}[$__range]))`, false, true},
+		{`sum(increase(bender_cc_energy_joules_total{job="x"}[$__range]))`, false, false},
+		{`max_over_time((bender_cc_up == 1)[$__range:])`, false, false},
+		{`rate(bender_cc_energy_joules_total{job="x"}[5m])`, true, true},
+	} {
+		if err := longWindowsRecorded(tt.expr, tt.hourly); (err == nil) != tt.ok {
+			t.Errorf("%s (hourly %v): %v, want ok %v", tt.expr, tt.hourly, err, tt.ok)
+		}
+	}
+}
+
+// TestAnnotations: the controller dashboard marks replacements, resets and
+// restarts on every panel; each annotation queries the datasource variable
+// with PromQL that parses once Grafana has filled in the variables.
+func TestAnnotations(t *testing.T) {
+	want := map[string][]string{"bender-cc-controller.json": {"Counter went backwards", "Read again after a gap", "Identity changed"}}
+	for name := range All() {
+		f, err := ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		vars := maps.Clone(Builtins)
+		for _, v := range f.Templating.List {
+			vars[v["name"].(string)] = "x"
+		}
+		for _, a := range f.Annotations.List {
+			got = append(got, a.Name)
+			if a.Datasource["uid"] != "${datasource}" || a.Step == "" {
+				t.Errorf("%s / %s: datasource %v, step %q", name, a.Name, a.Datasource, a.Step)
+			}
+			if _, err := parser.NewParser(parser.Options{}).ParseExpr(Substitute(a.Expr, vars)); err != nil {
+				t.Errorf("%s / %s: %v", name, a.Name, err)
+			}
+		}
+		if strings.Join(got, ", ") != strings.Join(want[name], ", ") {
+			t.Errorf("%s: annotations %q, want %q", name, got, want[name])
+		}
+	}
 }

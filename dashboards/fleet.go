@@ -61,13 +61,15 @@ func Fleet() *dashboard.DashboardBuilder {
 		`sum(sum_over_time(job_site:bender_cc_energy_joules:increase1h{`+js+`}[7d])) / 3.6e6`, 6, neutral()))
 	d.WithPanel(statPanel("Energy in the time range", "Energy delivered in the dashboard's time range, by whole hours. "+energy, "kwatth",
 		`sum(sum_over_time(job_site:bender_cc_energy_joules:increase1h{`+js+`}[$__range])) / 3.6e6`, 6, neutral()))
-	d.WithPanel(statPanel("Sessions in the time range", "Charging sessions started (contactor closings) in the dashboard's time range, by whole hours. Follows the job and site (job_site:bender_cc_contactor_cycles:increase1h).", "none",
+	d.WithPanel(statPanel("Contactor closings in the time range", "Times the contactors closed in the dashboard's time range, by whole hours: a session closes it once, and again after each pause (the Sessions row counts sessions). Follows the job and site (job_site:bender_cc_contactor_cycles:increase1h).", "none",
 		`round(sum(sum_over_time(job_site:bender_cc_contactor_cycles:increase1h{`+js+`}[$__range])))`, 6, neutral()))
 	d.WithPanel(timeseriesPanel("Fleet power", "Total charging power, and energy delivered per hour, of the job and site (recorded per job and site).", "watt", 12,
 		q(`sum(job_site:bender_cc_power_watts:sum{`+js+`})`, "power"),
 		q(`sum(job_site:bender_cc_energy_joules:rate5m{`+js+`})`, "energy rate (W)")))
 	d.WithPanel(stacked(timeseriesPanel("Controllers by state", "How many controllers of the job and site are in each connection state (recorded per job and site).", "none", 12,
 		q(`sum by (state) (job_site_state:bender_cc_connection_state:count{`+js+`})`, "{{state}}"))))
+
+	fleetSessions(d)
 
 	d.WithRow(dashboard.NewRowBuilder("Controllers"))
 	d.WithPanel(controllersTable())

@@ -13,7 +13,13 @@ import (
 // sets its thresholds (Grafana's default, red from 80, would paint a fleet's
 // "Controllers up" red and its "Safety trips" green).
 func statPanel(title, desc, unit, expr string, w uint32, th *dashboard.ThresholdsConfigBuilder) *stat.PanelBuilder {
-	return base(stat.NewPanelBuilder(), title, desc, unit, w, 4, iv(expr, "")).
+	return legendStat(title, desc, unit, expr, "", w, th)
+}
+
+// legendStat is a statPanel whose values are named by a legend (one value
+// per connector, per limit).
+func legendStat(title, desc, unit, expr, legend string, w uint32, th *dashboard.ThresholdsConfigBuilder) *stat.PanelBuilder {
+	return base(stat.NewPanelBuilder(), title, desc, unit, w, 4, iv(expr, legend)).
 		ReduceOptions(lastValue()).
 		ColorMode(common.BigValueColorModeValue).
 		GraphMode(common.BigValueGraphModeNone).

@@ -10,6 +10,9 @@ import (
 // Query is one PromQL query of a dashboard file.
 type Query struct {
 	Panel, RefID, Expr string
+	// Event is set for an annotation's query: it marks events (a reset, a
+	// restart), so that no data is its usual answer.
+	Event bool
 }
 
 // File is the part of a dashboard JSON file that the checks read.
@@ -20,6 +23,14 @@ type File struct {
 	Templating struct {
 		List []map[string]any `json:"list"`
 	} `json:"templating"`
+	Annotations struct {
+		List []struct {
+			Name       string         `json:"name"`
+			Expr       string         `json:"expr"`
+			Step       string         `json:"step"`
+			Datasource map[string]any `json:"datasource"`
+		} `json:"list"`
+	} `json:"annotations"`
 	Panels []struct {
 		ID          int            `json:"id"`
 		Type        string         `json:"type"`
@@ -49,13 +60,17 @@ func ReadFile(path string) (*File, error) {
 	return &f, json.Unmarshal(b, &f)
 }
 
-// Queries lists every query of the dashboard.
+// Queries lists every query of the dashboard: its panels', then its
+// annotations' (Panel "annotation <name>").
 func (f *File) Queries() []Query {
 	var qs []Query
 	for _, p := range f.Panels {
 		for _, t := range p.Targets {
 			qs = append(qs, Query{Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
 		}
+	}
+	for _, a := range f.Annotations.List {
+		qs = append(qs, Query{Panel: "annotation " + a.Name, Expr: a.Expr, Event: true})
 	}
 	return qs
 }

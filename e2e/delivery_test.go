@@ -3,171 +3,19 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v2"
-
 	"github.com/bender-cc/bender_cc_exporter/internal/testenv"
 	"github.com/bender-cc/bender_cc_exporter/simulator"
 )
-
-// notification is one webhook call of Alertmanager.
-type notification struct {
-	Receiver     string `json:"-"`
-	Status       string
-	GroupLabels  map[string]string `json:"groupLabels"`
-	CommonLabels map[string]string `json:"commonLabels"`
-	Alerts       []struct {
-		Status      string
-		Labels      map[string]string
-		Annotations map[string]string
-	}
-	Raw string `json:"-"`
-}
-
-// webhook receives Alertmanager's notifications, one path per receiver.
-type webhook struct {
-	mu   sync.Mutex
-	got  []notification
-	srv  *httptest.Server
-	errs []string
-}
-
-func newWebhook(t *testing.T) *webhook {
-	w := &webhook{}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var n notification
-		err := json.Unmarshal(b, &n)
-		n.Receiver, n.Raw = strings.TrimPrefix(r.URL.Path, "/"), string(b)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if err != nil {
-			w.errs = append(w.errs, err.Error())
-		}
-		w.got = append(w.got, n)
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
-
-// with returns the notifications that carry an alert with these labels (and
-// status, if set), and the alerts' count in each.
-func (w *webhook) with(status string, labels map[string]string) []notification {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []notification
-	for _, n := range w.got {
-	alerts:
-		for _, a := range n.Alerts {
-			if status != "" && a.Status != status {
-				continue
-			}
-			for k, v := range labels {
-				if a.Labels[k] != v {
-					continue alerts
-				}
-			}
-			out = append(out, n)
-			break
-		}
-	}
-	return out
-}
-
-// alertmanagerConfig is alerts/alertmanager.yml.example with its receivers
-// replaced by the test's webhook (one path per receiver) and its waits and
-// intervals shortened; routes, grouping and inhibitions stay as shipped.
-func alertmanagerConfig(t *testing.T, hook string) string {
-	t.Helper()
-	b, err := os.ReadFile("../alerts/alertmanager.yml.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	var receivers []map[string]any
-	for _, r := range cfg["receivers"].([]any) {
-		name := r.(map[any]any)["name"].(string)
-		receivers = append(receivers, map[string]any{"name": name, "webhook_configs": []map[string]any{{"url": hook + "/" + name, "send_resolved": true}}})
-	}
-	cfg["receivers"] = receivers
-	delete(cfg, "global") // the e-mail relay: no receiver uses it now
-	// Critical pages go out 1 s after the alert and their changes (resolved) 2 s
-	// later; warnings wait 5 s for the rest of their group and then 1 min.
-	timings := map[string][2]string{"critical": {"1s", "2s"}, "warning": {"5s", "1m"}, "info": {"5s", "1m"}}
-	route := cfg["route"].(map[any]any)
-	route["group_wait"], route["group_interval"] = "5s", "1m"
-	for _, sub := range route["routes"].([]any) {
-		r := sub.(map[any]any)
-		sev := strings.TrimSuffix(strings.TrimPrefix(r["matchers"].([]any)[0].(string), `severity="`), `"`)
-		tm, ok := timings[sev]
-		if !ok {
-			t.Fatalf("route %v: not a severity route", r["matchers"])
-		}
-		r["group_wait"], r["group_interval"] = tm[0], tm[1]
-	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "alertmanager.yml")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// amAlert is an alert as Alertmanager's API lists it.
-type amAlert struct {
-	Labels map[string]string
-	Status struct {
-		State       string
-		InhibitedBy []string
-		SilencedBy  []string
-	}
-}
-
-func amAlerts(t *testing.T, am string) []amAlert {
-	t.Helper()
-	resp, err := http.Get("http://" + am + "/api/v2/alerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var out []amAlert
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// amFind returns the alerts of Alertmanager that have these labels.
-func amFind(t *testing.T, am string, labels map[string]string) []amAlert {
-	var out []amAlert
-next:
-	for _, a := range amAlerts(t, am) {
-		for k, v := range labels {
-			if a.Labels[k] != v {
-				continue next
-			}
-		}
-		out = append(out, a)
-	}
-	return out
-}
 
 // TestAlertDelivery: Prometheus evaluates the shipped rules (for: shortened
 // to 2 s, groups evaluated every second) against simulated controllers and
@@ -273,7 +121,7 @@ func TestAlertDelivery(t *testing.T) {
 		})
 	})
 
-	t.Run("50 controllers behind one closed port: one notification", func(t *testing.T) {
+	t.Run("a dark site of 50 controllers: one notification, the other site's alerts delivered", func(t *testing.T) {
 		// A history of success first, so that the share of failed probes
 		// (BenderCCExporterProbesFailing, over half) takes a while to cross.
 		Eventually(t, 60*time.Second, func() error {
@@ -283,48 +131,78 @@ func TestAlertDelivery(t *testing.T) {
 			}
 			return nil
 		})
-		srvB.Close()
-		unreachable := map[string]string{"alertname": "BenderCCControllerUnreachable", "site": "b"}
-		// A controller of site b that tripped on its own (a simulated cycle in 30
-		// does) has its page, which holds back its other warnings: not in the 50.
-		Eventually(t, 30*time.Second, func() error {
-			paged := map[string]bool{}
-			for _, s := range f.MustQuery(t, `ALERTS{alertstate="firing",severity="critical",site="b"}`) {
-				paged[s.Metric["instance"]] = true
-			}
-			n := hook.with("firing", unreachable)
-			if len(n) != 1 || len(n[0].Alerts) != 50-len(paged) {
-				counts := []int{}
-				for _, x := range n {
-					counts = append(counts, len(x.Alerts))
-				}
-				return fmt.Errorf("%d notifications with %v alerts (want 1 with 50 - %d paged)", len(n), counts, len(paged))
-			}
-			for _, a := range n[0].Alerts {
-				if paged[a.Labels["instance"]] {
-					return fmt.Errorf("%s is paged and notified as unreachable", a.Labels["instance"])
-				}
-			}
-			return nil
-		})
-		n := hook.with("firing", unreachable)[0]
-		if n.Receiver != "bender-cc-tickets" || n.GroupLabels["site"] != "b" || n.GroupLabels["alertname"] != "BenderCCControllerUnreachable" {
-			t.Errorf("notification: receiver %s, group %v", n.Receiver, n.GroupLabels)
+		// Site b goes dark the way a site behind a dead LTE router or VPN does:
+		// the connections are accepted and nothing ever answers.
+		darkFrom := hook.mark()
+		hang, _ := simulator.ParseFault("hang")
+		for id := 1; id <= 50; id++ {
+			simB.SetFault(id, hang)
 		}
-
-		// Then most of the module's probes fail: that alert holds back the
-		// 50 (they are one problem, the module's).
-		Eventually(t, 90*time.Second, func() error {
-			if n := hook.with("firing", map[string]string{"alertname": "BenderCCExporterProbesFailing", "module": "default"}); len(n) != 1 {
-				return fmt.Errorf("%d BenderCCExporterProbesFailing notifications", len(n))
+		dark := map[string]string{"alertname": "BenderCCSiteDark", "site": "b"}
+		Eventually(t, 30*time.Second, func() error {
+			if n := hook.with("firing", dark); len(n) != 1 {
+				return fmt.Errorf("%d BenderCCSiteDark notifications for site b", len(n))
 			}
-			for _, a := range amFind(t, am, unreachable) {
-				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
-					return fmt.Errorf("%s not held back: %+v", a.Labels["instance"], a.Status)
+			return nil
+		})
+		n := hook.with("firing", dark)[0]
+		if a := n.Alerts[0]; n.Receiver != "bender-cc-tickets" || len(n.Alerts) != 1 || n.GroupLabels["site"] != "b" ||
+			n.GroupLabels["alertname"] != "BenderCCSiteDark" || a.Labels["job"] != "bender_cc" || a.Labels["severity"] != "warning" ||
+			a.Annotations["summary"] != "Site b is dark: 50 of 50 controllers cannot be read" ||
+			!strings.HasSuffix(a.Annotations["runbook_url"], "/docs/runbook.md#benderccsitedark") {
+			t.Errorf("the site's notification: %s", n.Raw)
+		}
+		t.Logf("the dark site's notification, as delivered:\n%s", n.Raw)
+
+		// The 50 controllers' own alerts fire, and the site alert holds them back.
+		siteAlert := amFind(t, am, dark)
+		if len(siteAlert) != 1 {
+			t.Fatalf("BenderCCSiteDark of site b in Alertmanager: %+v", siteAlert)
+		}
+		unreachable := map[string]string{"alertname": "BenderCCControllerUnreachable", "site": "b"}
+		Eventually(t, 30*time.Second, func() error {
+			held := amFind(t, am, unreachable)
+			if len(held) != 50 {
+				return fmt.Errorf("%d BenderCCControllerUnreachable of site b in Alertmanager", len(held))
+			}
+			for _, a := range held {
+				if a.Status.State != "suppressed" || !slices.Contains(a.Status.InhibitedBy, siteAlert[0].Fingerprint) {
+					return fmt.Errorf("%s not held back by the site alert: %+v", a.Labels["instance"], a.Status)
 				}
 			}
 			return nil
 		})
+
+		// Meanwhile a controller of site a stops answering on its own: its alert
+		// is delivered, the dark site b holds back nothing of site a.
+		const lone = 9
+		loneTarget := fmt.Sprintf("%s/cc/%d", srvA.URL, lone)
+		broken, _ := simulator.ParseFault("500")
+		simA.SetFault(lone, broken)
+		Eventually(t, 30*time.Second, func() error {
+			n := hook.with("firing", map[string]string{"alertname": "BenderCCControllerUnreachable", "instance": loneTarget})
+			if len(n) != 1 || n[0].GroupLabels["site"] != "a" || len(n[0].Alerts) != 1 {
+				return fmt.Errorf("%d notifications of %s unreachable", len(n), loneTarget)
+			}
+			return nil
+		})
+
+		// By now the site's controllers' alerts have been in Alertmanager for more
+		// than a group_wait: since the site went dark, one alert of site b was
+		// notified firing, the site's; a safety trip of one of its controllers (a
+		// simulated cycle in 30 has one) would page. (Alerts that fired before
+		// and resolve now that nothing is read may send their resolved.)
+		for _, n := range hook.since(darkFrom) {
+			for _, a := range n.Alerts {
+				if a.Status == "firing" && a.Labels["site"] == "b" && a.Labels["alertname"] != "BenderCCSiteDark" && a.Labels["severity"] != "critical" {
+					t.Errorf("site b also notified %s: %s", a.Labels["alertname"], n.Raw)
+				}
+			}
+		}
+		// A dark site is no capacity problem: nothing refused, no overload.
+		if s := f.MustQuery(t, `ALERTS{alertname="BenderCCExporterOverloaded"} or sum(bender_cc_exporter_probe_requests_refused_total{reason="overloaded"}) > 0`); len(s) != 0 {
+			t.Errorf("the dark site counts as overload: %v", s)
+		}
 	})
 
 	t.Run("the exporter stops: one alert about it, the probes held back, the trip stays", func(t *testing.T) {
@@ -387,8 +265,16 @@ func TestAlertDelivery(t *testing.T) {
 			l := map[string]string{"alertname": alertname, "severity": severity, "job": "bender_cc", "instance": instance, "site": "c"}
 			for n := 0; n+1 < len(more); n += 2 {
 				l[more[n]] = more[n+1]
+				if more[n+1] == "" {
+					delete(l, more[n])
+				}
 			}
 			return l
+		}
+		// A dark site: BenderCCSiteDark as the rules give it (job and site, no instance).
+		siteDark := map[string]string{"alertname": "BenderCCSiteDark", "severity": "warning", "job": "bender_cc", "site": "dark"}
+		atDark := func(instance, alertname, severity string, more ...string) map[string]string {
+			return ctl(instance, alertname, severity, append([]string{"site", "dark"}, more...)...)
 		}
 		cases := []struct {
 			why            string
@@ -402,6 +288,19 @@ func TestAlertDelivery(t *testing.T) {
 				ctl("c3", "BenderCCConnectorFaulted", "warning"), ctl("c3", "BenderCCChargingStalled", "warning")},
 			{"a tripped safety device holds back its controller's warnings",
 				ctl("c4", "BenderCCRCDTripped", "critical"), ctl("c4", "BenderCCErrorActive", "warning", "error", "plug_locking_failed")},
+			{"a module whose probes mostly fail holds back its controllers' unreachable alerts",
+				map[string]string{"alertname": "BenderCCExporterProbesFailing", "severity": "warning", "job": "bender_cc_exporter", "instance": "exporter:9955", "module": "operator"},
+				ctl("c5", "BenderCCControllerUnreachable", "warning", "module", "operator")},
+			{"a dark site holds back its controllers' unreachable alerts",
+				siteDark, atDark("d1", "BenderCCControllerUnreachable", "warning", "module", "default")},
+			{"a dark site holds back its controllers' failed probe scrapes",
+				siteDark, atDark("d2", "BenderCCProbeScrapeFailing", "warning")},
+			{"a dark site holds back its controllers' restarts",
+				siteDark, atDark("d3", "BenderCCControllerRestarted", "info")},
+			{"a dark site holds back its controllers' lost backends (the site's network)",
+				siteDark, atDark("d4", "BenderCCBackendDisconnected", "warning")},
+			{"a dark site holds back its DLM masters' missing slaves (the site's controllers)",
+				siteDark, atDark("d5", "BenderCCDLMSlavesMissing", "warning")},
 		}
 		var post []map[string]any
 		for _, c := range cases {
@@ -409,8 +308,14 @@ func TestAlertDelivery(t *testing.T) {
 				post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
 			}
 		}
-		// Controls: the same target alerts of another controller are not held back.
-		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning")}
+		// Controls: the same target alerts of another controller are not held back;
+		// a dark site holds back no safety trip, nothing a controller still read
+		// reports, nothing of another site, of a controller without a site, or of
+		// another job (the site's Modbus job is not dark).
+		controls := []map[string]string{ctl("c9", "BenderCCBackendDisconnected", "warning"), ctl("c9", "BenderCCChargingStalled", "warning"),
+			atDark("d6", "BenderCCRCDTripped", "critical"), atDark("d7", "BenderCCConnectorFaulted", "warning"),
+			ctl("e1", "BenderCCControllerRestarted", "info", "site", "lit"), ctl("n1", "BenderCCControllerRestarted", "info", "site", ""),
+			atDark("m1", "BenderCCControllerRestarted", "info", "job", "bender_cc_modbus")}
 		for _, l := range controls {
 			post = append(post, map[string]any{"labels": l, "startsAt": time.Now().Format(time.RFC3339), "endsAt": time.Now().Add(10 * time.Minute).Format(time.RFC3339)})
 		}
@@ -425,9 +330,9 @@ func TestAlertDelivery(t *testing.T) {
 		}
 		for _, c := range cases {
 			Eventually(t, 10*time.Second, func() error {
-				a := amFind(t, am, c.target)
-				if len(a) != 1 || a[0].Status.State != "suppressed" || len(a[0].Status.InhibitedBy) == 0 {
-					return fmt.Errorf("%s: %v not held back: %+v", c.why, c.target, a)
+				src, a := amFind(t, am, c.source), amFind(t, am, c.target)
+				if len(src) != 1 || len(a) != 1 || a[0].Status.State != "suppressed" || !slices.Contains(a[0].Status.InhibitedBy, src[0].Fingerprint) {
+					return fmt.Errorf("%s: %v not held back by %v: %+v", c.why, c.target, c.source, a)
 				}
 				return nil
 			})

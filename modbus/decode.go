@@ -99,6 +99,9 @@ func Decode(set Set, im *Image) *collector.FullState {
 			st.Invalid = append(st.Invalid, collector.Invalid{Field: field, Reason: fmt.Sprintf("register %d: %v", r.Addr, err)})
 			continue
 		}
+		if (spec.Kind == collector.Number || spec.Kind == collector.List) && spec.Sentinel.Is(x) {
+			continue // the key's "no value", as in full_state: 705 and 709 saturated at 0xFFFF
+		}
 		raw := strconv.FormatFloat(x, 'f', -1, 64) // as the register holds it, for the debug view
 		if r.Scale != 0 {
 			x = scale(x, r.Scale)

@@ -287,3 +287,28 @@ func TestSetOf(t *testing.T) {
 		}
 	}
 }
+
+// TestSaturatedSessionRegisters: 5.12's 16-bit session energy (705) and
+// duration (709) stop at 0xFFFF and stay there: the true value is higher,
+// so it is no value, as the same keys' 65535 in full_state; so is 0xFFFF
+// in a register of amperes (1000, 712). 65534 is a reading.
+func TestSaturatedSessionRegisters(t *testing.T) {
+	for _, tt := range []struct {
+		raw     uint16
+		present bool
+	}{{65535, false}, {65534, true}} {
+		regs := map[uint16]uint16{100: 0x352e, 101: 0x3132, 705: tt.raw, 706: 16, 709: tt.raw, 712: tt.raw, 1000: tt.raw}
+		for _, r := range [][2]uint16{{100, 132}, {200, 217}, {600, 600}, {700, 714}, {1000, 1000}} {
+			fill(regs, r[0], r[1])
+		}
+		v := values(Decode(Set512, image(regs, Set512, Base, Optional)))
+		for _, k := range []string{"transaction_wh", "time_since_charging_start", "modbus_min_current", "modbus_hems_limit"} {
+			if _, ok := v[k]; ok != tt.present {
+				t.Errorf("705/709 = %d: %s exported %v, want %v", tt.raw, k, ok, tt.present)
+			}
+		}
+		if len(v["sig_current"].Numbers) != 1 {
+			t.Errorf("706: %v", v["sig_current"])
+		}
+	}
+}

@@ -33,7 +33,7 @@ type failureLog struct {
 }
 
 // logOutcome logs a probe's outcome as described above.
-func (f *failureLog) logOutcome(logger log.Logger, module, target, result string, err error, took time.Duration) {
+func (f *failureLog) logOutcome(logger log.Logger, module, target, result, how string, err error, took time.Duration) {
 	now := time.Now()
 	key := module + "\x00" + target
 	f.mu.Lock()
@@ -77,6 +77,9 @@ func (f *failureLog) logOutcome(logger log.Logger, module, target, result string
 	kv := []any{"msg", msg, "target", target, "module", module}
 	if err != nil {
 		kv = append(kv, "result", result, "duration_seconds", took.Seconds())
+		if how != "" && how != AdmissionProbed {
+			kv = append(kv, "admission", how)
+		}
 	}
 	if probes > 1 || err == nil {
 		kv = append(kv, "failed_probes", probes, "failing_since", since.UTC().Format(time.RFC3339))

@@ -124,8 +124,8 @@ func failures(t testing.TB) []failure {
 
 var scrapeTimeout = http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1.5"}}
 
-// TestFailureMatrix: every failure is HTTP 200 with only bender_cc_up 0 and
-// the duration, one warning naming the target and the cause, and one probe
+// TestFailureMatrix: every failure is HTTP 200 with only bender_cc_up 0,
+// the duration and why (bender_cc_failure_info, its result), one warning naming the target and the cause, and one probe
 // counted under its result.
 func TestFailureMatrix(t *testing.T) {
 	h, logs := newHandler(t, "")
@@ -140,8 +140,9 @@ func TestFailureMatrix(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("status %d, want 200: %s", code, out)
 			}
-			if !strings.Contains(out, "bender_cc_up 0\n") || strings.Count(out, "\nbender_cc_") != 2 {
-				t.Errorf("want only up 0 and the duration, got:\n%s", out)
+			why := `bender_cc_failure_info{admission="probed",result="` + f.result + `"} 1`
+			if !strings.Contains(out, "bender_cc_up 0\n") || !strings.Contains(out, why) || strings.Count(out, "\nbender_cc_") != 3 {
+				t.Errorf("want only up 0, the duration and %s, got:\n%s", why, out)
 			}
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
 			if len(lines) != 1 {

@@ -11,13 +11,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bender-cc/bender_cc_exporter/admission"
 	"github.com/bender-cc/bender_cc_exporter/collector"
 	"github.com/bender-cc/bender_cc_exporter/config"
 	"github.com/bender-cc/bender_cc_exporter/modbus"
@@ -32,10 +32,9 @@ type Handler struct {
 	TimeoutOffset time.Duration
 	// Metrics counts probes and refusals; nil counts nothing.
 	Metrics *Metrics
-	// MaxInFlight bounds the probes answered at once; more get HTTP 503
-	// at once (0: no bound). Set it before the first request.
-	MaxInFlight int
-	inFlight    atomic.Int64
+	// Admission decides which probes are served and how (see
+	// admission.Controller); nil serves every probe, without bounds.
+	Admission *admission.Controller
 
 	// flights lets concurrent probes of one controller with one module
 	// share one request.
@@ -65,20 +64,27 @@ type request struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Past the bound, shed load before any work (the allowlist's DNS
+	// At the hard bound, shed load before any work (the allowlist's DNS
 	// lookup included): a queue would hold a goroutine, a connection and
 	// the answer's memory per waiting probe.
-	if n := h.inFlight.Add(1); h.MaxInFlight > 0 && n > int64(h.MaxInFlight) {
-		h.inFlight.Add(-1)
-		h.refuse(w, r, &refusal{http.StatusServiceUnavailable, RefusedOverloaded,
-			fmt.Errorf("more than %d probes in flight (--probe.max-in-flight)", h.MaxInFlight)})
+	if h.Admission != nil && h.Admission.Saturated() {
+		h.refuse(w, r, overloaded(h.Admission.Bounds()))
 		return
 	}
-	defer h.inFlight.Add(-1)
 	req, ref := h.resolve(r)
 	if ref != nil {
 		h.refuse(w, r, ref)
 		return
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	var tk *admission.Ticket
+	if h.Admission != nil && req.failed == nil {
+		tk = h.Admission.Admit(req.moduleName+"\x00"+req.base.String(), req.timeout, cancel)
+		if tk.Decision == admission.Refuse {
+			h.refuse(w, r, refusalOf(tk, h.Admission.Bounds()))
+			return
+		}
 	}
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Inc()
@@ -86,18 +92,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var (
 		res              collector.Result
 		shared, follower bool
+		how              = AdmissionProbed
 	)
-	if req.failed != nil {
+	switch {
+	case req.failed != nil:
 		res.Err = req.failed
-	} else {
-		res, shared, follower = h.probe(r.Context(), req)
+	case tk != nil && tk.Decision == admission.AnswerNow:
+		res.Err, how = &earlyAnswer{reason: tk.Reason, last: tk.LastResult}, tk.Reason
+	default:
+		res, shared, follower, how = h.admitted(ctx, req, tk)
+	}
+	result := Classify(res.Err)
+	if res.Err != nil {
+		res.Failure = &collector.Failure{Result: result, Admission: how}
 	}
 	if h.Metrics != nil {
 		h.Metrics.inFlight.Dec()
-		h.Metrics.observe(req.moduleName, Classify(res.Err), res.Duration, follower)
+		h.Metrics.observe(req.moduleName, result, res.Duration, follower)
 	}
 	h.sourceFailures.log(h.Logger, req, res)
-	h.failures.logOutcome(h.Logger, req.moduleName, req.target, Classify(res.Err), res.Err, res.Duration)
+	h.failures.logOutcome(h.Logger, req.moduleName, req.target, result, how, res.Err, res.Duration)
 	if res.Err == nil && len(res.State.Unknown)+len(res.State.Invalid) > 0 {
 		logResult(log.With(h.Logger, "target", req.target, "module", req.moduleName), res.State)
 	}
@@ -106,19 +120,37 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reg := prometheus.NewRegistry()
 		prometheus.WrapRegistererWith(req.labels, reg).MustRegister(collector.New(res))
 		debugView(req)(w, req, res, shared, reg)
-		return
+	} else {
+		// The text format straight from the result: what a registry holding
+		// collector.New(res) would expose (see collector.WriteText), without
+		// building a registry per probe. Not compressed: the answer is ~10 KiB
+		// and gzip would cost more CPU than the whole probe.
+		buf := collector.BufferPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		collector.WriteText(buf, res, req.labels)
+		w.Header().Set("Content-Type", textContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		_, _ = w.Write(buf.Bytes())
+		collector.BufferPool.Put(buf)
 	}
-	// The text format straight from the result: what a registry holding
-	// collector.New(res) would expose (see collector.WriteText), without
-	// building a registry per probe. Not compressed: the answer is ~10 KiB
-	// and gzip would cost more CPU than the whole probe.
-	buf := collector.BufferPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	collector.WriteText(buf, res, req.labels)
-	w.Header().Set("Content-Type", textContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
-	collector.BufferPool.Put(buf)
+	if tk != nil && tk.Decision == admission.Probe {
+		tk.Done(result, res.Duration)
+	}
+}
+
+// overloaded is the refusal at the bounds.
+func overloaded(b admission.Bounds) *refusal {
+	return &refusal{http.StatusServiceUnavailable, RefusedOverloaded,
+		fmt.Errorf("the exporter is at its bounds (%d probes waiting, %d working, %d in flight: --probe.max-waiting, --probe.max-working, --probe.max-in-flight; or the CPU is short) and nothing it may give up holds them", b.Waiting, b.Working, b.InFlight)}
+}
+
+// refusalOf is the refusal of a ticket admission refused.
+func refusalOf(tk *admission.Ticket, b admission.Bounds) *refusal {
+	if tk.Reason == admission.ReasonTargetCap {
+		return &refusal{http.StatusServiceUnavailable, RefusedTargetCap,
+			fmt.Errorf("%d probes of this target are in flight already (--probe.max-per-target): a scrape interval shorter than the timeout, or a flood", b.PerTarget)}
+	}
+	return overloaded(b)
 }
 
 // textContentType is the Prometheus text exposition format, version 0.0.4.

@@ -13,7 +13,8 @@ const (
 	RefusedBadRequest    = "bad_request"    // no or invalid target, invalid scrape timeout header
 	RefusedUnknownModule = "unknown_module" // module not in the configuration
 	RefusedNotAllowed    = "not_allowed"    // target outside probe.allowed_targets
-	RefusedOverloaded    = "overloaded"     // more probes in flight than --probe.max-in-flight (HTTP 503)
+	RefusedOverloaded    = "overloaded"     // no room for the probe, and nothing admission may give up holds it (HTTP 503)
+	RefusedTargetCap     = "target_cap"     // more probes of the target in flight than --probe.max-per-target (HTTP 503)
 )
 
 // Metrics are the exporter's own metrics about probes, served on /metrics.
@@ -62,10 +63,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bender_cc_exporter_probe_requests_refused_total",
-			Help: "/probe requests refused before any connection, by reason: bad_request, unknown_module, not_allowed, overloaded.",
+			Help: "/probe requests refused before any connection, by reason: bad_request, unknown_module, not_allowed, overloaded (HTTP 503: the exporter is at its bounds), target_cap (HTTP 503: too many probes of one target in flight).",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{RefusedBadRequest, RefusedUnknownModule, RefusedNotAllowed, RefusedOverloaded} {
+	for _, r := range []string{RefusedBadRequest, RefusedUnknownModule, RefusedNotAllowed, RefusedOverloaded, RefusedTargetCap} {
 		m.refused.WithLabelValues(r)
 	}
 	if reg != nil {

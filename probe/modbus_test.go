@@ -249,8 +249,9 @@ func TestModbusFailureMatrix(t *testing.T) {
 			if got := testutil.ToFloat64(h.Metrics.probes.WithLabelValues("mb", f.result)); got != counted+1 {
 				t.Errorf("probes_total{result=%q} went from %g to %g", f.result, counted, got)
 			}
-			if code != http.StatusOK || !strings.Contains(out, "bender_cc_up 0\n") || !strings.Contains(out, `bender_cc_source_up{source="modbus"} 0`) || strings.Count(out, "\nbender_cc_") != 3 {
-				t.Errorf("want up 0, the duration and source_up 0, got %d:\n%s", code, out)
+			if code != http.StatusOK || !strings.Contains(out, "bender_cc_up 0\n") || !strings.Contains(out, `bender_cc_source_up{source="modbus"} 0`) ||
+				!strings.Contains(out, `bender_cc_failure_info{admission="probed",result="`+f.result+`"} 1`) || strings.Count(out, "\nbender_cc_") != 4 {
+				t.Errorf("want up 0, the duration, source_up 0 and failure_info, got %d:\n%s", code, out)
 			}
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
 			if len(lines) != 1 || !strings.Contains(lines[0], "level=warn") || !strings.Contains(lines[0], "target="+f.target) || !strings.Contains(lines[0], f.reason) {

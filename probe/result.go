@@ -55,6 +55,9 @@ func Classify(err error) string {
 }
 
 func classifyError(err error) string {
+	if r, ok := classifyEarly(err); ok {
+		return r
+	}
 	var (
 		status *collector.StatusError
 		dns    *net.DNSError

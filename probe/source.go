@@ -84,7 +84,7 @@ func (f *sourceFailures) log(logger log.Logger, req *request, res collector.Resu
 		if s.Name == config.SourceModbus {
 			fl = &f.modbus
 		}
-		fl.logOutcome(log.With(logger, "source", s.Name), req.moduleName, req.target, Classify(s.Err), s.Err, res.Duration)
+		fl.logOutcome(log.With(logger, "source", s.Name), req.moduleName, req.target, Classify(s.Err), "", s.Err, res.Duration)
 	}
 }
 

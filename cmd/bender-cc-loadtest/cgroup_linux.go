@@ -89,6 +89,17 @@ func (g *memCgroup) stats() cgroupStats {
 		oomKills: keyed("memory.oom_control", "oom_kill"), underOOM: keyed("memory.oom_control", "under_oom") == 1}
 }
 
+// usage is the group's memory use now, in bytes (0 when it cannot be read).
+func (g *memCgroup) usage() int64 {
+	f := "memory.usage_in_bytes"
+	if g.v2 {
+		f = "memory.current"
+	}
+	b, _ := os.ReadFile(filepath.Join(g.dir, f))
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}
+
 func (s cgroupStats) String() string {
 	v := fmt.Sprintf("limit %.0f MiB, peak usage %.1f MiB, OOM kills %d", float64(s.limit)/(1<<20), float64(s.peak)/(1<<20), s.oomKills)
 	if s.failcnt >= 0 {

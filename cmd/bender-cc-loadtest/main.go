@@ -1,5 +1,5 @@
 // Command bender-cc-loadtest measures the exporter on loopback, against a
-// simulated fleet and the exporter binary, in two ways:
+// simulated fleet and the exporter binary:
 //
 //   - open loop (--rate or --interval): probes at a fixed rate, spread over
 //     the controllers as Prometheus spreads scrapes, with the scrape-timeout
@@ -9,10 +9,17 @@
 //     and the simulator's own CPU per raw request at that rate as the floor;
 //     fails on any lost or wrong answer or on growth. This is what sizing
 //     and CI use (docs/performance.md).
+//   - blackout (--blackout): the fleet scraped as Prometheus scrapes it
+//     while a share of its sites go dark, whole, and come back; reports
+//     the healthy and the dark controllers' scrapes apart, per interval,
+//     and fails unless a dark site costs only itself (blackout.go).
 //   - closed loop (default): in interleaved rounds, hammers the simulator
 //     directly (raw GET /rest/full_state) and through the exporter (/probe)
 //     and reports throughput at saturation, then probes many distinct
 //     targets on many hosts and reports what the exporter holds afterwards.
+//   - peers (--peers, make bench-peers): this exporter and blackbox_exporter
+//     against the same fleet, open loop and saturation interleaved, and the
+//     ratios of their CPU per probe (peers.go).
 package main
 
 import (
@@ -56,7 +63,15 @@ func main() {
 		pollHealthURL   = app.Flag("poll-health", "Internal: run as the overload run's health poller against this base URL.").Hidden().String()
 		cgroupMemory    = app.Flag("cgroup-memory", "Run the exporter in a new memory cgroup with this limit, e.g. 128MiB (root; cgroup v1 or v2); reports OOM kills and the peak usage, and removes the group.").Bytes()
 		simulatorBin    = app.Flag("simulator", "Open loop: the simulator binary, run alone at the same rate for the floor (empty: no floor).").Default("./bender-cc-simulator").String()
+
+		blackout        = app.Flag("blackout", "Blackout run: the share of the sites (--per-host controllers on one loopback host each) that go dark, whole; every controller is scraped once per --interval (default 15s).").Float64()
+		darkModeName    = app.Flag("dark-mode", "Blackout run: how a site goes dark: hang (accepts, never answers) or no-syn-ack (a connect never completes).").Default(string(darkHang)).String()
+		beforeIntervals = app.Flag("before-intervals", "Blackout run: intervals with every site answering, before the dark.").Default("1").Int()
+		darkIntervals   = app.Flag("dark-intervals", "Blackout run: intervals the sites stay dark (3 at least).").Default("3").Int()
+		backIntervals   = app.Flag("back-intervals", "Blackout run: intervals after the sites come back (2 at least: they must read up from the second).").Default("2").Int()
+		blackoutMemory  = app.Flag("blackout-memory-limit", "Blackout run: the exporter's peak memory (its cgroup's, else its RSS) that fails the run.").Default("100MiB").Bytes()
 	)
+	peers := addPeerFlags(app)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	if *pollHealthURL != "" {
 		pollHealth(*pollHealthURL)
@@ -84,6 +99,25 @@ func main() {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			os.Exit(1)
 		}
+	}
+	if *blackout > 0 {
+		mode, err := parseDarkMode(*darkModeName)
+		if err != nil {
+			exit(err)
+		}
+		if *interval <= 0 {
+			*interval = 15 * time.Second
+		}
+		b := &blackoutRun{exporter: *exporter, simulator: *simulatorBin, extra: *exporterArg, controllers: *controllers, perSite: *perHost,
+			interval: *interval, scrapeTimeout: *scrapeTimeout, latency: *latency, share: *blackout, mode: mode,
+			before: *beforeIntervals, dark: *darkIntervals, back: *backIntervals, memoryLimit: int64(*blackoutMemory)}
+		exit(b.run())
+		return
+	}
+	if peers.enabled {
+		exit(peers.run(&openLoop{exporter: *exporter, extra: *exporterArg, controllers: *controllers, perHost: *perHost,
+			rate: *rate, scrapeTimeout: *scrapeTimeout, latency: *latency}))
+		return
 	}
 	if *overloadRate > 0 {
 		if *rate <= 0 {

@@ -45,6 +45,7 @@ type result struct {
 	lat     time.Duration // from the intended send time
 	ok      bool          // HTTP 200 with a bender_cc_up line
 	wrongUp bool
+	wantUp  bool // the bender_cc_up the controller should read: false for a hanging or dark one
 	failure string
 	up      bool          // the answer's bender_cc_up (when ok)
 	code    int           // HTTP status, 0 without an answer
@@ -256,11 +257,11 @@ func probeOnce(client *http.Client, url, timeoutHeader string, wantUp bool, inte
 	t0 := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return result{lat: time.Since(intended), sent: time.Since(t0), failure: err.Error()}
+		return result{lat: time.Since(intended), sent: time.Since(t0), failure: err.Error(), wantUp: wantUp}
 	}
 	b, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	r := result{lat: time.Since(intended), sent: time.Since(t0), code: resp.StatusCode}
+	r := result{lat: time.Since(intended), sent: time.Since(t0), code: resp.StatusCode, wantUp: wantUp}
 	switch body := string(b); {
 	case err != nil:
 		r.failure = err.Error()

@@ -75,6 +75,13 @@ func (o *openLoop) overloadReport(exp *exporterProc, phases []phase, results [][
 			errs = append(errs, fmt.Errorf("%s: %d probes not answered right before the overload", p.name, wrong+shed+refused))
 		}
 	}
+	// The same probes, the healthy and the hanging controllers apart: 503s
+	// of healthy controllers are scrapes the fleet loses to the hanging ones.
+	var rows []classRow
+	for pi, p := range phases {
+		rows = append(rows, splitByClass(p.name, "hanging", results[pi], o.scrapeTimeout+time.Second)...)
+	}
+	printTallies("phase", rows)
 	if len(errs) > 10 {
 		errs = append(errs[:10], fmt.Errorf("and %d more", len(errs)-10))
 	}

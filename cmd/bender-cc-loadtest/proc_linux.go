@@ -17,3 +17,13 @@ func fdLimit() uint64 {
 	}
 	return l.Cur
 }
+
+// selfCPU is this process's user+system CPU time: the load generator's
+// and the simulated fleet's together.
+func selfCPU() float64 {
+	var u syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &u) != nil {
+		return 0
+	}
+	return float64(u.Utime.Nano()+u.Stime.Nano()) / 1e9
+}

@@ -35,6 +35,10 @@ func (o *openLoop) report(results []result, samples []sample, end sample, wall, 
 	for f, n := range failures {
 		fmt.Printf("  %d × %s\n", n, f)
 	}
+	if slices.ContainsFunc(results, func(r result) bool { return !r.wantUp }) {
+		// The controllers that should read up and those that hang or fail, apart.
+		printTallies("", splitByClass("all probes", "down", results, o.scrapeTimeout+time.Second))
+	}
 	first := samples[0]
 	peakRSS, peakFDs, peakG := 0.0, 0, 0
 	for _, s := range samples {

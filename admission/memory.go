@@ -1,4 +1,4 @@
-package main
+package admission
 
 import (
 	"bufio"
@@ -11,29 +11,6 @@ import (
 	"strings"
 )
 
-// Memory per probe, measured (docs/performance.md, "Overload"): a probe of
-// a controller that does not answer holds five goroutines (the server's
-// connection and its background read, the shared request, the transport's
-// read and write loops), two connections and their buffers: 194 MiB RSS
-// for 2,848 of them, 68 KiB each (40 KiB heap, 28 KiB stacks). In an
-// overload the connections beside the probes (--web.max-connections, each
-// with its goroutine and buffers, many of them waiting for their request
-// to be read) and the connections to controllers add as much again: 76 MiB
-// of heap and stacks for 549 probes in flight and 1,123 connections. So a
-// probe is budgeted at 128 KiB.
-const (
-	probeMemory = 128 << 10
-	// probeShare is the share of the memory limit that probes in flight
-	// may take; the rest is the exporter's base (20 MiB: runtime, config,
-	// metrics, pooled connections to controllers), the connections beside
-	// probes, and the garbage of probes that have ended, which the GC
-	// collects before the limit.
-	probeShare = 0.5
-	// defaultMaxInFlight is the bound when no memory limit is known.
-	defaultMaxInFlight = 4096
-	minMaxInFlight     = 16
-)
-
 // cgroupMemoryShare is the part of a memory cgroup's limit the Go memory
 // limit may reach: the cgroup also counts what Go does not (the binary's
 // pages, the kernel's socket buffers). At 100 % of a 128 MiB limit (the
@@ -41,12 +18,12 @@ const (
 // cgroup to 121 MiB; at 90 % to 94 MiB.
 const cgroupMemoryShare = 0.9
 
-// memoryBudget is the memory the process may use, in bytes, and where
+// MemoryBudget is the memory the process may use, in bytes, and where
 // that figure comes from: the lower of GOMEMLIMIT (the Go memory limit)
 // and 90 % of the memory cgroup's limit; 0 when neither is known. The Go
 // memory limit is lowered to it, so that the GC collects before the
 // kernel's OOM killer strikes.
-func memoryBudget() (int64, string) {
+func MemoryBudget() (int64, string) {
 	var budget int64
 	source := ""
 	goLimit := debug.SetMemoryLimit(-1)
@@ -62,14 +39,6 @@ func memoryBudget() (int64, string) {
 		debug.SetMemoryLimit(budget)
 	}
 	return budget, source
-}
-
-// maxInFlightFor is the default --probe.max-in-flight for a memory budget.
-func maxInFlightFor(budget int64) int {
-	if budget <= 0 {
-		return defaultMaxInFlight
-	}
-	return min(defaultMaxInFlight, max(minMaxInFlight, int(float64(budget)*probeShare/probeMemory)))
 }
 
 // cgroupMemoryLimit is the lowest memory limit of this process's cgroup

@@ -1,4 +1,9 @@
-package main
+// Package admission decides which /probe requests the exporter serves,
+// and how: the bound on connections to its HTTP server (ConnLimit), the
+// memory it may use and the bounds sized from it (MemoryBudget), and the
+// per-target state that keeps controllers which do not answer from taking
+// the room of those that do.
+package admission
 
 import (
 	"container/list"
@@ -11,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// connLimit bounds the connections the exporter's HTTP server holds, on
+// ConnLimit bounds the connections the exporter's HTTP server holds, on
 // every listener (each --web.listen-address, TLS, systemd sockets: it hooks
 // the server, not the listeners). Past the bound a new connection makes
 // room by closing, in this order: the connection idle longest after a
@@ -24,10 +29,10 @@ import (
 // flood of probes cannot keep Prometheus' scrapes of /metrics or the
 // kubelet's /-/healthy out, and file descriptors stay bounded.
 //
-// Which connections serve probes it learns from track, which wraps the
+// Which connections serve probes it learns from Track, which wraps the
 // server's handler, and ConnContext, which the server must call; without
 // them every idle connection counts as a probe's.
-type connLimit struct {
+type ConnLimit struct {
 	max int
 
 	mu        sync.Mutex
@@ -56,23 +61,23 @@ type connEntry struct {
 // connKey is the context key of a request's connection (ConnContext).
 type connKey struct{}
 
-// ConnContext is the http.Server hook that lets track find a request's
+// ConnContext is the http.Server hook that lets Track find a request's
 // connection.
-func (l *connLimit) ConnContext(ctx context.Context, c net.Conn) context.Context {
+func (l *ConnLimit) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, c)
 }
 
-// track wraps the server's handler: a request to /probe marks its
+// Track wraps the server's handler: a request to /probe marks its
 // connection as a probe's, any other request as one to keep when the
 // bound is reached (Prometheus' kept-alive /metrics scrapes, dashboards).
-func (l *connLimit) track(next http.Handler) http.Handler {
+func (l *ConnLimit) Track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mark(r, r.URL.Path != "/probe")
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (l *connLimit) mark(r *http.Request, other bool) {
+func (l *ConnLimit) mark(r *http.Request, other bool) {
 	c, _ := r.Context().Value(connKey{}).(net.Conn)
 	if c == nil {
 		return
@@ -84,8 +89,10 @@ func (l *connLimit) mark(r *http.Request, other bool) {
 	l.mu.Unlock()
 }
 
-func newConnLimit(max int, reg prometheus.Registerer) *connLimit {
-	l := &connLimit{max: max, conns: map[net.Conn]*connEntry{}}
+// NewConnLimit returns the bound on max connections (0: none) and
+// registers its metrics with reg (if not nil).
+func NewConnLimit(max int, reg prometheus.Registerer) *ConnLimit {
+	l := &ConnLimit{max: max, conns: map[net.Conn]*connEntry{}}
 	l.open = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bender_cc_exporter_http_connections",
 		Help: "Connections open to the exporter's HTTP server.",
@@ -108,7 +115,7 @@ func newConnLimit(max int, reg prometheus.Registerer) *connLimit {
 }
 
 // ConnState is the http.Server hook.
-func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
+func (l *ConnLimit) ConnState(c net.Conn, s http.ConnState) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -145,8 +152,8 @@ func (l *connLimit) ConnState(c net.Conn, s http.ConnState) {
 }
 
 // makeRoom closes one idle, slow or waiting connection, in the order of
-// connLimit's comment; false when there is none.
-func (l *connLimit) makeRoom(now time.Time) bool {
+// ConnLimit's comment; false when there is none.
+func (l *ConnLimit) makeRoom(now time.Time) bool {
 	victim, reason := l.idle.Front(), "idle"
 	if victim == nil {
 		victim = l.waiting()
@@ -176,7 +183,7 @@ func (l *connLimit) makeRoom(now time.Time) bool {
 // at all (a slow or silent client; the first 16 looked at), else the
 // oldest. A request that has arrived, a health check's among them, stays
 // while slow clients can make room.
-func (l *connLimit) waiting() *list.Element {
+func (l *ConnLimit) waiting() *list.Element {
 	n := 0
 	for f := l.fresh.Front(); f != nil && n < 16; f, n = f.Next(), n+1 {
 		if !sent(f.Value.(*connEntry).c) {
@@ -186,11 +193,11 @@ func (l *connLimit) waiting() *list.Element {
 	return l.fresh.Front()
 }
 
-func (l *connLimit) park(e *connEntry, in *list.List, now time.Time) {
+func (l *ConnLimit) park(e *connEntry, in *list.List, now time.Time) {
 	e.since, e.in, e.el = now, in, in.PushBack(e)
 }
 
-func (l *connLimit) unpark(e *connEntry) {
+func (l *ConnLimit) unpark(e *connEntry) {
 	if e.el != nil {
 		e.in.Remove(e.el)
 		e.el, e.in = nil, nil

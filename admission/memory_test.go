@@ -1,4 +1,4 @@
-package main
+package admission
 
 import (
 	"os"
@@ -6,22 +6,23 @@ import (
 	"testing"
 )
 
-// TestMaxInFlightFor: half of the memory limit at 128 KiB per probe, 4096
-// when no limit is known and at most.
-func TestMaxInFlightFor(t *testing.T) {
+// TestBoundsFor: half of the memory budget for probes, a quarter of that
+// for working ones at 128 KiB, the rest for waiting ones at 80 KiB; 5 % for
+// targets at 512 bytes; the bounds of before (4,096 in flight) when no
+// limit is known and at most.
+func TestBoundsFor(t *testing.T) {
 	for _, tt := range []struct {
 		budget int64
-		want   int
+		want   Bounds
 	}{
-		{0, 4096},
-		{128 << 20, 512},
-		{(128 << 20) * 9 / 10, 460},
-		{64 << 20, 256},
-		{1 << 20, 16},
-		{1 << 40, 4096},
+		{0, Bounds{Waiting: 3584, Working: 512, InFlight: 4096, PerTarget: 4, Targets: 100_000}},
+		{128 << 20, Bounds{Waiting: 614, Working: 128, InFlight: 742, PerTarget: 4, Targets: 13_107}},
+		{(128 << 20) * 9 / 10, Bounds{Waiting: 552, Working: 115, InFlight: 667, PerTarget: 4, Targets: 11_796}},
+		{1 << 20, Bounds{Waiting: 16, Working: 4, InFlight: 20, PerTarget: 4, Targets: 10_000}},
+		{1 << 40, Bounds{Waiting: 3584, Working: 512, InFlight: 4096, PerTarget: 4, Targets: 1_000_000}},
 	} {
-		if got := maxInFlightFor(tt.budget); got != tt.want {
-			t.Errorf("maxInFlightFor(%d) = %d, want %d", tt.budget, got, tt.want)
+		if got := BoundsFor(tt.budget); got != tt.want {
+			t.Errorf("BoundsFor(%d) = %+v, want %+v", tt.budget, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package admission
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 // answers.
 func TestSlowConnectionsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	lim := newConnLimit(16, reg)
+	lim := NewConnLimit(16, reg)
 	addr := serveLimited(t, lim, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy\n") })
 	var silent []net.Conn
 	t.Cleanup(func() {
@@ -95,7 +95,7 @@ func TestSlowConnectionsBounded(t *testing.T) {
 // scrapes) only when there is nothing else; with every connection busy the
 // newcomer is closed.
 func TestBoundKeepsOtherConnections(t *testing.T) {
-	lim := newConnLimit(3, prometheus.NewRegistry())
+	lim := NewConnLimit(3, prometheus.NewRegistry())
 	conn := func() net.Conn {
 		c, peer := net.Pipe()
 		t.Cleanup(func() { _ = c.Close(); _ = peer.Close() })
@@ -106,12 +106,12 @@ func TestBoundKeepsOtherConnections(t *testing.T) {
 		_, err := c.Write([]byte("x"))
 		return errors.Is(err, io.ErrClosedPipe)
 	}
-	// serve runs one request on c through track, as the server does.
+	// serve runs one request on c through Track, as the server does.
 	serve := func(c net.Conn, path string) {
 		lim.ConnState(c, http.StateActive)
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		r = r.WithContext(lim.ConnContext(r.Context(), c))
-		lim.track(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
+		lim.Track(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
 		lim.ConnState(c, http.StateIdle)
 	}
 	metrics, p1, p2 := conn(), conn(), conn()
@@ -151,7 +151,7 @@ func TestBoundKeepsOtherConnections(t *testing.T) {
 // TestRefusedConnectionReset: a connection refused at the bound is reset,
 // not closed in order: nothing waits for the client's FIN.
 func TestRefusedConnectionReset(t *testing.T) {
-	lim := newConnLimit(1, prometheus.NewRegistry())
+	lim := NewConnLimit(1, prometheus.NewRegistry())
 	release := make(chan struct{})
 	addr := serveLimited(t, lim, func(http.ResponseWriter, *http.Request) { <-release })
 	t.Cleanup(func() { close(release) })
@@ -188,9 +188,10 @@ func TestRefusedConnectionReset(t *testing.T) {
 
 // serveLimited serves h on a loopback port with the exporter's server
 // settings and lim's ConnState hook; it returns the address.
-func serveLimited(t *testing.T, lim *connLimit, h http.HandlerFunc) string {
+func serveLimited(t *testing.T, lim *ConnLimit, h http.HandlerFunc) string {
 	t.Helper()
-	srv := newServer(h, time.Minute, 10*time.Second)
+	// The exporter's server settings (main.newServer).
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 32 << 10}
 	srv.ConnState = lim.ConnState
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
