@@ -54,6 +54,7 @@ test: tools
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./collector
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./modbus
+	$(GO) test -run '^$$' -fuzz '^FuzzReplies$$' -fuzztime 15s ./modbus
 
 ## tools: the pinned tools the tests use, built into .build/ once, in parallel (downloads overlap builds)
 tools:

@@ -51,6 +51,15 @@ var modbusKeys = []KeySpec{
 		ListLabel: "phase", ListValues: phases},
 	{Key: "modbus_register_set", ModbusOnly: true, Kind: Info, Metric: modbusInfo, InfoLabel: "register_set"},
 	{Key: "modbus_protocol_version", ModbusOnly: true, Kind: Info, Metric: modbusInfo, InfoLabel: "protocol_version"},
+
+	// How the probe read the registers: what the exporter learned of the
+	// controller's Modbus server (modbus.Memory).
+	{Key: "modbus_requests", ModbusOnly: true, Kind: Number, Metric: "modbus_requests",
+		Help: "Read requests (function code 03) this probe sent to the controller, the firmware version's and any fallback's included."},
+	{Key: "modbus_pipelined", ModbusOnly: true, Kind: Bool, Metric: "modbus_pipelined", True: "1", False: "0",
+		Help: "1 if the controller's Modbus server answers several requests sent at once (the probe sends its reads in one burst); 0 if it was found to drop requests that arrive while it answers one, so that it is read one request at a time (remembered per target for an hour, or until its firmware version changes)."},
+	{Key: "modbus_split_reads", ModbusOnly: true, Kind: Number, Metric: "modbus_split_reads",
+		Help: "Reads across gaps of the register map that the controller refused (an exception for an address it does not document), read by their parts instead (remembered per target for an hour, or until its firmware version changes)."},
 }
 
 // modbusInfo is bender_cc_modbus_info.

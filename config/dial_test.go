@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bender-cc/bender_cc_exporter/internal/blackhole"
+	"github.com/bender-cc/bender_cc_exporter/modbus"
 )
 
 // TestNoConnectOutlivesItsProbe: a probe of a controller whose SYNs are
@@ -37,9 +38,51 @@ func TestNoConnectOutlivesItsProbe(t *testing.T) {
 	waitNoSynSent(t, hole.Addr(), "its probe of "+probe.String()+" ended")
 }
 
+// TestNoModbusConnectOutlivesItsProbe: a Modbus probe connects through the
+// module's dialer with the probe's own context, so its connect ends with the
+// probe too, at its deadline or when it is given up before.
+func TestNoModbusConnectOutlivesItsProbe(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the blackhole and /proc/net/tcp are Linux's")
+	}
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"its deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(WithProbeTimeout(context.Background(), 300*time.Millisecond), 300*time.Millisecond)
+		}},
+		{"given up", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(WithProbeTimeout(context.Background(), time.Hour))
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hole, snap := holeAndSnapshot(t)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- modbus.Probe(ctx, snap.ModbusDialer(DefaultModule), hole.Addr(), 255).Err }()
+			<-ctx.Done()
+			waitNoSynSent(t, hole.Addr(), "its probe ended ("+tt.name+")")
+			if err := <-done; err == nil {
+				t.Fatal("a Modbus probe through a blackhole read registers")
+			}
+		})
+	}
+}
+
 // holeAndClient returns a blackholed address and the default module's
 // client (a module timeout of 30 s).
 func holeAndClient(t *testing.T) (*blackhole.Hole, *http.Client) {
+	hole, snap := holeAndSnapshot(t)
+	return hole, snap.Client(DefaultModule)
+}
+
+// holeAndSnapshot returns a blackholed address and a configuration whose
+// default module has a timeout of 30 s.
+func holeAndSnapshot(t *testing.T) (*blackhole.Hole, *Snapshot) {
 	hole, err := blackhole.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +96,7 @@ func holeAndClient(t *testing.T) (*blackhole.Hole, *http.Client) {
 	if err := h.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	return hole, h.Get().Client(DefaultModule)
+	return hole, h.Get()
 }
 
 // waitNoSynSent waits until no connect to addr is in SYN-SENT: well past

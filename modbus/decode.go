@@ -54,21 +54,15 @@ const maxLabel = 128
 // Modbus-only rows for the rest. A register that did not answer exports
 // nothing; a value that cannot be decoded is listed in Invalid.
 func Decode(set Set, im *Image) *collector.FullState {
-	st := &collector.FullState{Values: make([]collector.Value, 0, 40)}
-	byKey := map[string]int{} // key → index in st.Values
-	have := map[string]bool{} // keys with a non-fallback row in set
-	for i := range Registers {
-		if r := &Registers[i]; r.Sets&set != 0 && !r.Fallback && r.Key != "" {
-			have[r.Key] = true
-		}
-	}
-	sums := map[string]bool{}
+	st := &collector.FullState{Values: make([]collector.Value, 0, 48)}
+	byKey := make([]int, len(rowKeys.specs)) // key → 1 + its index in st.Values
+	direct := rowKeys.direct[set]
 	for i := range Registers {
 		r := &Registers[i]
-		if r.Sets&set == 0 || r.Type == Unused || (r.Fallback && have[r.Key]) {
+		if r.Sets&set == 0 || r.Type == Unused || (r.Fallback && direct[rowKeys.of[i]]) {
 			continue
 		}
-		spec := specs[r.Key]
+		spec := rowKeys.specs[rowKeys.of[i]]
 		w, ok := im.words(r.Addr, r.words())
 		if !ok || spec == nil {
 			continue
@@ -112,7 +106,8 @@ func Decode(set Set, im *Image) *collector.FullState {
 		if r.Scale != 0 {
 			x = scale(x, r.Scale)
 		}
-		i, seen := byKey[spec.Key]
+		k := rowKeys.of[i]
+		i, seen := byKey[k]-1, byKey[k] > 0
 		switch {
 		case seen && r.Sum:
 			st.Values[i].Numbers[0].Value += x
@@ -139,13 +134,10 @@ func Decode(set Set, im *Image) *collector.FullState {
 			v.Field.Value = raw
 			v.Numbers = []collector.Reading{{Index: r.Index, Value: x}}
 		}
-		if r.Sum {
-			sums[spec.Key] = true
-		}
 		if spec.Kind == collector.Info && v.Field.Value == "" {
 			continue
 		}
-		byKey[spec.Key] = len(st.Values)
+		byKey[k] = len(st.Values) + 1
 		st.Values = append(st.Values, v)
 	}
 	for i := range st.Values {
@@ -163,6 +155,39 @@ func Decode(set Set, im *Image) *collector.FullState {
 }
 
 var specRegisterSet, _ = collector.Lookup("modbus_register_set")
+
+// rowKeys numbers the keys of the table once, so that Decode keeps no map:
+// of[i] is the number of Registers[i]'s key (0 for none), specs[n] its row
+// in collector.Keys (nil for none), and direct[set][n] says whether the set
+// has a row for key n that is not a Fallback.
+var rowKeys = func() (k struct {
+	of     []int
+	specs  []*collector.KeySpec
+	direct map[Set][]bool
+}) {
+	number := map[string]int{"": 0}
+	k.specs = []*collector.KeySpec{nil}
+	for _, r := range Registers {
+		n, ok := number[r.Key]
+		if !ok {
+			n = len(k.specs)
+			number[r.Key] = n
+			k.specs = append(k.specs, specs[r.Key])
+		}
+		k.of = append(k.of, n)
+	}
+	k.direct = map[Set][]bool{}
+	for _, set := range []Set{Set512, Set522} {
+		d := make([]bool, len(k.specs))
+		for i, r := range Registers {
+			if r.Sets&set != 0 && !r.Fallback && r.Key != "" {
+				d[k.of[i]] = true
+			}
+		}
+		k.direct[set] = d
+	}
+	return k
+}()
 
 // scale multiplies by a table's scale; milli and centi units shift the
 // decimal point so that 12340 mA is 12.34 A, not 12.340000000000002.

@@ -1,7 +1,11 @@
 package modbus
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
@@ -43,20 +47,77 @@ func TestTableIsSortedAndKnown(t *testing.T) {
 	}
 }
 
-// Never a read of personal data, in any plan.
+// Never a read of personal data, in any plan: the blocks of Plan, the
+// coalesced reads and their parts; and the client refuses such a read.
 func TestNoPersonalRegisters(t *testing.T) {
 	for _, set := range []Set{Set512, Set522} {
+		var blocks []Block
 		for _, g := range []Group{Base, DLM, Optional} {
-			for _, b := range Plan(set, g) {
-				if touchesPersonal(b.Addr, b.Count) {
-					t.Errorf("set %v group %d: block %d+%d reads personal data", set, g, b.Addr, b.Count)
-				}
-				if b.Count == 0 || b.Count > maxBlock {
-					t.Errorf("block %d+%d", b.Addr, b.Count)
-				}
+			blocks = append(blocks, Plan(set, g)...)
+		}
+		for _, r := range readPlan(set) {
+			blocks = append(blocks, r.Block)
+			blocks = append(blocks, r.parts...)
+		}
+		for _, b := range blocks {
+			if touchesPersonal(b.Addr, b.Count) {
+				t.Errorf("set %v: block %d+%d reads personal data", set, b.Addr, b.Count)
+			}
+			if b.Count == 0 || b.Count > maxBlock {
+				t.Errorf("block %d+%d", b.Addr, b.Count)
 			}
 		}
 	}
+	for _, b := range []Block{{Addr: 715, Count: 6}, {Addr: 729, Count: 1}, {Addr: 741, Count: 1}, {Addr: 1105, Count: 10}, {Addr: 0xFFFF, Count: 2}, {Addr: 200, Count: 126}} {
+		c := &conn{}
+		if err := c.send(b); !errors.Is(err, ErrRefused) {
+			t.Errorf("read of %d+%d: %v, want refused", b.Addr, b.Count, err)
+		}
+	}
+}
+
+// TestReadPlan: the coalesced reads of each register set, after the
+// version: across undocumented gaps only, never across a register of the
+// other set (5.12's 104-132 stops before 5.22's 134), of another condition
+// (600 and 700-719 are not joined across the DLM registers) or 133.
+func TestReadPlan(t *testing.T) {
+	for set, want := range map[Set]string{
+		Set522: "104-132 134-227 600 700-719 1000 610-635 730-740",
+		Set512: "104-132 140 200-217 600 700-714 1000 610-635 730-740",
+	} {
+		var got []string
+		for _, r := range readPlan(set) {
+			got = append(got, blockName(r.Block))
+			var parts []Block
+			for _, p := range r.parts {
+				if p.Addr < r.Addr || p.Addr+p.Count > r.Addr+r.Count {
+					t.Errorf("%v: part %s outside its read %s", set, blockName(p), blockName(r.Block))
+				}
+				parts = append(parts, p)
+			}
+			if !r.coalesced() && parts[0] != r.Block {
+				t.Errorf("%v: read %s is not its only part", set, blockName(r.Block))
+			}
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%v: reads %q, want %q", set, strings.Join(got, " "), want)
+		}
+		// Every block of Plan after the version is the part of one read.
+		n := 0
+		for _, r := range readPlan(set) {
+			n += len(r.parts)
+		}
+		if all := len(fineBlocks(set)); n != all {
+			t.Errorf("%v: %d parts, %d blocks in Plan", set, n, all)
+		}
+	}
+}
+
+func blockName(b Block) string {
+	if b.Count == 1 {
+		return strconv.Itoa(int(b.Addr))
+	}
+	return fmt.Sprintf("%d-%d", b.Addr, b.Addr+b.Count-1)
 }
 
 func TestPlanBlockCounts(t *testing.T) {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-
-	mb "github.com/simonvetter/modbus"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 )
@@ -22,58 +19,40 @@ var (
 	ErrWrongID = errors.New("reply with a wrong transaction or unit id")
 	// ErrBadFrame: a reply cut off or longer than Modbus TCP allows.
 	ErrBadFrame = errors.New("malformed Modbus reply")
-	// ErrRefused: the relay refused a request other than a read (never
-	// happens unless the reader has a bug: the exporter only reads).
+	// ErrRefused: the client refused to send a read of a personal register,
+	// or of more registers than a read may ask for (never happens unless
+	// the plan has a bug: TestNoPersonalRegisters).
 	ErrRefused = errors.New("request refused: the exporter only reads holding registers")
 )
 
 // exceptionHint is what an operator checks first after an exception.
 const exceptionHint = "check that the controller's Modbus TCP Server is on and its Register Address Set is the Bender one (not Phoenix, TQ-DM100 or ISE/IGT Kassel), and the module's modbus.unit_id"
 
-// explain turns what the library returned for a read of block b into an
-// error an operator can act on, keeping the cause wrapped.
-func (s *session) explain(err error, b Block) error {
-	if c := s.cause.Load(); c != nil {
-		return *c
-	}
-	if s.ctx.Err() != nil || errors.Is(err, mb.ErrRequestTimedOut) {
-		got, _ := s.replied()
-		return fmt.Errorf("%w: no Modbus reply to the read of registers %d-%d (%d bytes received; is the controller's Modbus TCP Server on, and this its Modbus port?): %w", collector.ErrTimeout, b.Addr, b.Addr+b.Count-1, got, err)
-	}
-	got, first := s.replied()
-	switch {
-	case isException(err):
-		return fmt.Errorf("%w to the read of registers %d-%d: %w; %s", ErrException, b.Addr, b.Addr+b.Count-1, err, exceptionHint)
-	case errors.Is(err, mb.ErrBadUnitId):
-		return fmt.Errorf("%w: the reply came from another unit id; %s", ErrWrongID, "set the module's modbus.unit_id to the one the controller answers (255 by default, 1 for AMTRON 4You)")
-	case errors.Is(err, mb.ErrProtocolError) && notModbus(first):
-		return fmt.Errorf("%w: the reply starts %q%s", ErrNotModbus, printable(first), httpHint(first))
-	case errors.Is(err, mb.ErrProtocolError):
-		return fmt.Errorf("%w: a reply to the read of registers %d-%d with a length Modbus TCP does not allow (%d bytes received)", ErrBadFrame, b.Addr, b.Addr+b.Count-1, got)
-	case errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && got > 0):
-		return fmt.Errorf("%w: the reply to the read of registers %d-%d was cut off after %d bytes", ErrBadFrame, b.Addr, b.Addr+b.Count-1, got)
-	case errors.Is(err, io.EOF) || errors.Is(err, errClosed):
-		return fmt.Errorf("the controller closed the connection without a reply: %w", io.EOF)
-	}
-	return err
+// explainException is the error of a read of b that the controller refused.
+func explainException(b Block, err error) error {
+	return fmt.Errorf("%w to the read of registers %d-%d: %w; %s", ErrException, b.Addr, b.Addr+b.Count-1, err, exceptionHint)
 }
 
-func isException(err error) bool {
-	for _, e := range []error{mb.ErrIllegalFunction, mb.ErrIllegalDataAddress, mb.ErrIllegalDataValue,
-		mb.ErrServerDeviceFailure, mb.ErrAcknowledge, mb.ErrServerDeviceBusy, mb.ErrMemoryParityError,
-		mb.ErrGWPathUnavailable, mb.ErrGWTargetFailedToRespond} {
-		if errors.Is(err, e) {
-			return true
-		}
+// Exception is a Modbus exception reply: the controller refused a read.
+type Exception struct{ Code byte }
+
+// illegalDataAddress is the exception of a read that touches an address
+// the server does not have.
+const illegalDataAddress = 0x02
+
+var exceptionNames = map[byte]string{1: "illegal function", 2: "illegal data address", 3: "illegal data value",
+	4: "server device failure", 5: "acknowledge", 6: "server device busy", 8: "memory parity error",
+	0x0a: "gateway path unavailable", 0x0b: "gateway target device failed to respond"}
+
+func (e *Exception) Error() string {
+	if n, ok := exceptionNames[e.Code]; ok {
+		return fmt.Sprintf("exception %d (%s)", e.Code, n)
 	}
-	return false
+	return fmt.Sprintf("exception %d", e.Code)
 }
 
-// notModbus says whether the first bytes of a reply cannot be a Modbus TCP
-// header: its protocol identifier (bytes 2-3) is always 0.
-func notModbus(first []byte) bool {
-	return len(first) >= 4 && (first[2] != 0 || first[3] != 0)
-}
+// Is makes every exception an ErrException.
+func (e *Exception) Is(target error) bool { return target == ErrException }
 
 func httpHint(first []byte) string {
 	if len(first) >= 5 && string(first[:5]) == "HTTP/" {

@@ -1,9 +1,12 @@
 package modbus
 
 import (
+	"context"
 	"math"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bender-cc/bender_cc_exporter/collector"
 )
@@ -65,6 +68,49 @@ func FuzzDecode(f *testing.F) {
 					t.Fatal("empty error code")
 				}
 			}
+		}
+	})
+}
+
+// FuzzReplies answers a probe's requests with arbitrary bytes (then closes
+// the connection): Read must return, with an error or with values, never
+// panic, and what it sent must be reads of holding registers that stay
+// clear of personal data, however the replies went.
+func FuzzReplies(f *testing.F) {
+	ok := func(tid byte, words ...byte) []byte {
+		return append([]byte{0, tid, 0, 0, 0, byte(3 + len(words)), 255, 3, byte(len(words))}, words...)
+	}
+	f.Add(ok(1, '5', '.', '2', '2'))
+	f.Add(append(ok(1, '5', '.', '1', '2'), 0, 2, 0, 0, 0, 3, 255, 0x83, 2))
+	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+	f.Add(append(ok(1, '5', '.', '3', '3'), ok(9, 0, 0)...))
+	f.Fuzz(func(t *testing.T, replies []byte) {
+		client, server := net.Pipe()
+		var sent []byte
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 4096)
+			for {
+				n, err := server.Read(buf)
+				sent = append(sent, buf[:n]...)
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() { _, _ = server.Write(replies); _ = server.Close() }()
+		dial := func(context.Context, string, string) (net.Conn, error) { return client, nil }
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = (&Client{Memory: NewMemory(4, time.Hour, nil)}).Read(ctx, dial, "fuzz:502", 255)
+		<-done
+		for len(sent) >= 12 {
+			fc, addr, n := sent[7], uint16(sent[8])<<8|uint16(sent[9]), uint16(sent[10])<<8|uint16(sent[11])
+			if fc != 3 || sent[5] != 6 || touchesPersonal(addr, n) {
+				t.Fatalf("sent % x", sent[:12])
+			}
+			sent = sent[12:]
 		}
 	})
 }

@@ -35,15 +35,17 @@ func probeCtx(t *testing.T) context.Context {
 }
 
 // recorder is a TCP proxy in front of a Modbus server that records the
-// function code of every request frame on the wire.
+// function code and address of every request frame on the wire, and the
+// most requests that were on their way at once (sent, not yet answered).
 type recorder struct {
 	mu    sync.Mutex
 	codes []byte
 	addrs []uint16
 	conns int
+	most  int // the most requests of one connection on their way at once
 }
 
-func record(t *testing.T, upstream string) (string, *recorder) {
+func record(t testing.TB, upstream string) (string, *recorder) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,48 +62,85 @@ func record(t *testing.T, upstream string) (string, *recorder) {
 			rec.mu.Lock()
 			rec.conns++
 			rec.mu.Unlock()
-			go func() {
-				defer func() { _ = c.Close() }()
-				up, err := net.Dial("tcp", upstream)
-				if err != nil {
-					return
-				}
-				defer func() { _ = up.Close() }()
-				go func() { _, _ = io.Copy(c, up) }()
-				for {
-					hdr := make([]byte, 7)
-					if _, err := io.ReadFull(c, hdr); err != nil {
-						return
-					}
-					pdu := make([]byte, int(hdr[4])<<8|int(hdr[5])-1)
-					if _, err := io.ReadFull(c, pdu); err != nil {
-						return
-					}
-					rec.mu.Lock()
-					rec.codes = append(rec.codes, pdu[0])
-					if len(pdu) >= 3 {
-						rec.addrs = append(rec.addrs, uint16(pdu[1])<<8|uint16(pdu[2]))
-					}
-					rec.mu.Unlock()
-					_, _ = up.Write(append(hdr, pdu...))
-				}
-			}()
+			go rec.pass(c, upstream)
 		}
 	}()
 	return l.Addr().String(), rec
 }
 
+// pass relays one connection, passing on what it reads at once (a burst
+// stays one write), and parses the frames it passes.
+func (rec *recorder) pass(c net.Conn, upstream string) {
+	defer func() { _ = c.Close() }()
+	up, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer func() { _ = up.Close() }()
+	inFlight := 0 // of this connection, under rec.mu
+	go func() {
+		defer func() { _ = c.Close() }()
+		copyFrames(c, up, func([]byte) {
+			rec.mu.Lock()
+			inFlight--
+			rec.mu.Unlock()
+		})
+	}()
+	copyFrames(up, c, func(frame []byte) {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.codes = append(rec.codes, frame[7])
+		if len(frame) >= 10 {
+			rec.addrs = append(rec.addrs, uint16(frame[8])<<8|uint16(frame[9]))
+		}
+		inFlight++
+		rec.most = max(rec.most, inFlight)
+	})
+}
+
+// copyFrames copies src to dst as it reads it, calling each for every
+// whole Modbus TCP frame that has passed (before passing the bytes on).
+func copyFrames(dst, src net.Conn, each func(frame []byte)) {
+	buf, pending := make([]byte, 4096), []byte(nil)
+	for {
+		n, err := src.Read(buf)
+		pending = append(pending, buf[:n]...)
+		for len(pending) >= 7 {
+			size := 6 + (int(pending[4])<<8 | int(pending[5]))
+			if len(pending) < size {
+				break
+			}
+			each(pending[:size])
+			pending = pending[size:]
+		}
+		if _, werr := dst.Write(buf[:n]); werr != nil || err != nil {
+			return
+		}
+	}
+}
+
+// reads returns what the recorder saw: requests, connections and the most
+// in flight at once.
+func (rec *recorder) reads() (requests, conns, most int) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.codes), rec.conns, rec.most
+}
+
+// TestReadSimulatedSite: one probe of each kind of controller is the
+// version's read, then the rest of the coalesced plan in one burst (the DLM
+// and vehicle reads included, whether they apply or not), only function
+// code 03, never a personal register, over one connection.
 func TestReadSimulatedSite(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	_, addrs, servers := fleet(t, now)
-	// Reads with a vehicle connected; without one the two ISO 15118 reads
-	// (730, 740) are left out.
 	for id, want := range map[int]struct {
-		set    string
-		blocks int
-	}{1: {"5.22", 17}, 2: {"5.22", 14}, 3: {"5.12", 12}} {
+		set   string
+		reads int
+	}{1: {"5.22", 8}, 2: {"5.22", 8}, 3: {"5.12", 9}} {
 		addr, rec := record(t, addrs[id])
-		st, err := Read(probeCtx(t), dialer, addr, 255)
+		cl := &Client{Memory: NewMemory(10, time.Hour, nil)}
+		st, err := cl.Read(probeCtx(t), dialer, addr, 255)
 		if err != nil {
 			t.Fatalf("controller %d: %v", id, err)
 		}
@@ -109,13 +148,10 @@ func TestReadSimulatedSite(t *testing.T) {
 		if got := v["modbus_register_set"].Field.Value; got != want.set {
 			t.Errorf("controller %d: register set %q, want %q", id, got, want.set)
 		}
-		if cp := v["type2_state"].Field.Value; cp != "b" && cp != "c" && cp != "d" {
-			want.blocks -= 2
+		if n, conns, most := rec.reads(); n != want.reads || conns != 1 || most != want.reads-1 {
+			t.Errorf("controller %d: %d reads over %d connections, %d at once; want %d over 1, %d at once", id, n, conns, most, want.reads, want.reads-1)
 		}
 		rec.mu.Lock()
-		if len(rec.codes) != want.blocks || rec.conns != 1 {
-			t.Errorf("controller %d: %d reads over %d connections, want %d over 1", id, len(rec.codes), rec.conns, want.blocks)
-		}
 		for i, fc := range rec.codes {
 			if fc != 3 {
 				t.Errorf("controller %d: request %d has function code %d", id, i, fc)
@@ -127,9 +163,17 @@ func TestReadSimulatedSite(t *testing.T) {
 			}
 		}
 		rec.mu.Unlock()
-		_, dlm := v["modbus_dlm_slaves"]
-		if dlm != (id == 1) {
+		if _, dlm := v["modbus_dlm_slaves"]; dlm != (id == 1) {
 			t.Errorf("controller %d: DLM registers read: %v", id, dlm)
+		}
+		cp := v["type2_state"].Field.Value
+		if _, iso := v["modbus_iso15118"]; iso != (cp == "b" || cp == "c" || cp == "d") {
+			t.Errorf("controller %d: vehicle registers with type 2 state %s: %v", id, cp, iso)
+		}
+		for k, want := range map[string]float64{"modbus_requests": float64(want.reads), "modbus_pipelined": 1, "modbus_split_reads": 0} {
+			if n := v[k].Numbers; len(n) != 1 || n[0].Value != want {
+				t.Errorf("controller %d: %s = %v, want %v", id, k, n, want)
+			}
 		}
 	}
 	for id := 1; id <= 3; id++ {

@@ -3,9 +3,29 @@
 // plans from it, and the decoding into the collector's FullState, so that
 // exposition stays one path (collector.WriteText and collector.Collector).
 //
-// The reader is read-only by construction: it only ever sends function code
-// 03 (read holding registers), and it never reads the registers that carry
-// personal data (IdTag 720-729, EVCCID 741-746).
+// The reader is read-only by construction: its client (mbap.go) can build
+// one request only, a read of holding registers (function code 03), and
+// refuses one that would touch a register of personal data (IdTag 720-729,
+// EVCCID 741-746, WRITE_IDTAG 1110-1119); no plan asks for one
+// (TestNoPersonalRegisters).
+//
+// The client is the package's own, a few dozen lines of MBAP framing over
+// the connection the module's dialer returns, rather than
+// github.com/simonvetter/modbus: that library dials by itself and takes no
+// connection, so it needed a loopback relay (a second socket and two
+// goroutines per probe) to go through the dialer, which bounds the dial by
+// the probe's deadline, checks probe.allowed_targets and counts the
+// connection; and it sends one request at a time, where a probe over a
+// slow link needs several in flight (Modbus TCP's transaction id exists
+// for this). Owning the framing also keeps the guard where the bytes are
+// built: there is no write request to refuse, because none can be
+// encoded. The library stays as the independent server the simulator and
+// the tests speak to.
+//
+// A probe reads the firmware version first and alone (it tells the register
+// set), then the rest of the set's coalesced plan (plan.go) in one burst;
+// a controller that cannot take that is read the way it can, within the
+// probe and from then on (session.go, memory.go).
 package modbus
 
 import "github.com/bender-cc/bender_cc_exporter/collector"
@@ -167,6 +187,18 @@ var Registers = []Register{
 
 // personal are the registers of personal data, never read.
 var personal = [][2]uint16{{720, 729}, {741, 746}, {1110, 1119}}
+
+// touchesPersonal says whether a read of n registers from addr would
+// include one of them.
+func touchesPersonal(addr, n uint16) bool {
+	end := uint32(addr) + uint32(n) - 1
+	for _, p := range personal {
+		if uint32(addr) <= uint32(p[1]) && end >= uint32(p[0]) {
+			return true
+		}
+	}
+	return false
+}
 
 // Block is one read: Count registers from Addr, with function code 03.
 type Block struct {

@@ -33,6 +33,7 @@ func writeModbusDebug(w http.ResponseWriter, req *request, res collector.Result,
 	fmt.Fprintf(&b, "  Modbus TCP %s, unit id %d, function code 03 (read holding registers) only\n", req.modbus.Host, req.module.Modbus.UnitID)
 	for _, set := range []modbus.Set{modbus.Set522, modbus.Set512} {
 		fmt.Fprintf(&b, "  register set %s: %s\n", set, blocks(set))
+		fmt.Fprintf(&b, "    read as 100-101, then in one burst %s (a controller that refuses a read across a gap: by the blocks above; one that drops pipelined requests: one at a time)\n", ranges(modbus.Reads(set)))
 	}
 	if shared {
 		fmt.Fprintln(&b, "  (shared with a concurrent probe of the same controller and module)")
@@ -68,17 +69,22 @@ func blocks(set modbus.Set) string {
 		group modbus.Group
 		name  string
 	}{{modbus.Base, ""}, {modbus.DLM, "on a DLM master "}, {modbus.Optional, "optional "}} {
-		var bs []string
-		for _, bl := range modbus.Plan(set, g.group) {
-			if bl.Count == 1 {
-				bs = append(bs, fmt.Sprint(bl.Addr))
-			} else {
-				bs = append(bs, fmt.Sprintf("%d-%d", bl.Addr, bl.Addr+bl.Count-1))
-			}
-		}
-		parts = append(parts, g.name+strings.Join(bs, ", "))
+		parts = append(parts, g.name+ranges(modbus.Plan(set, g.group)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// ranges lists blocks as 100-101, 104-112, 124.
+func ranges(blocks []modbus.Block) string {
+	var bs []string
+	for _, bl := range blocks {
+		if bl.Count == 1 {
+			bs = append(bs, fmt.Sprint(bl.Addr))
+		} else {
+			bs = append(bs, fmt.Sprintf("%d-%d", bl.Addr, bl.Addr+bl.Count-1))
+		}
+	}
+	return strings.Join(bs, ", ")
 }
 
 // writeDebugMetrics ends a debug view: the metrics of the probe, then the

@@ -309,8 +309,8 @@ func TestModbusCollectorLint(t *testing.T) {
 }
 
 // BenchmarkModbusProbe is the whole /probe handler against a loopback
-// simulated controller over Modbus TCP (12 block reads, 14 with a vehicle,
-// 3 more on a DLM master), exposition included: compare with BenchmarkProbe.
+// simulated controller over Modbus TCP (the version, then 7 reads in one
+// burst), exposition included: compare with BenchmarkProbe.
 func BenchmarkModbusProbe(b *testing.B) {
 	_, addrs, _ := modbustest.SiteDirect(b, simulator.Options{Controllers: 4, Seed: 3, Firmware: "5.33", DLMSiteSize: 4,
 		Start: siteNow.Add(-2 * time.Hour), Now: func() time.Time { return siteNow }})
@@ -384,6 +384,7 @@ func TestModbusDebugView(t *testing.T) {
 	h, _ := newHandler(t, "modules:\n  mb: {source: modbus}\n")
 	_, out := probe(t, h, "module=mb&debug=true&target="+site.addrs[1], nil)
 	for _, want := range []string{"function code 03", "register set 5.22: 100-101, 104-112", "on a DLM master 610-615, 620-621, 630-635",
+		"then in one burst 104-132, 134-227, 600, 700-719, 1000, 610-635, 730-740", " 0  modbus_requests                8",
 		" 218  meter_wh", "→ bender_cc_energy_joules_total", "Metrics:", "bender_cc_dlm_slaves_connected"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("debug view lacks %q:\n%s", want, out)
@@ -395,8 +396,7 @@ func TestModbusDebugView(t *testing.T) {
 }
 
 // TestModbusNoLeaks: 600 Modbus probes, good and failing, leave no
-// goroutines, file descriptors or open connections behind (the relay's
-// pooled listeners aside, which the warm-up creates).
+// goroutines, file descriptors or open connections behind.
 func TestModbusNoLeaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")

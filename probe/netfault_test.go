@@ -35,7 +35,7 @@ type toxic struct {
 	toxicity    float32
 }
 
-func newToxiproxy(t *testing.T, upstream string) *toxiproxy.Proxy {
+func newToxiproxy(t testing.TB, upstream string) *toxiproxy.Proxy {
 	t.Helper()
 	zerolog.SetGlobalLevel(zerolog.Disabled) // toxiproxy logs every connection
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
@@ -47,7 +47,7 @@ func newToxiproxy(t *testing.T, upstream string) *toxiproxy.Proxy {
 	return p
 }
 
-func addToxic(t *testing.T, p *toxiproxy.Proxy, name string, x toxic) *toxics.ToxicWrapper {
+func addToxic(t testing.TB, p *toxiproxy.Proxy, name string, x toxic) *toxics.ToxicWrapper {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"name": name, "type": x.typ, "stream": x.stream, "toxicity": x.toxicity, "attributes": x.attrs})
 	if err != nil {
@@ -145,7 +145,11 @@ var netFaults = []netFault{
 	{name: "LTE: 300 ± 200 ms latency", scrape: 8,
 		toxics: func(string) []toxic { return down("latency", map[string]any{"latency": 300, "jitter": 200}) },
 		rest:   outcome{ResultSuccess, 0, "", "waits: one round trip on the kept connection"},
-		modbus: outcome{ResultSuccess, 0, "", "waits: a round trip per read (14 reads)"}},
+		modbus: outcome{ResultSuccess, 0, "", "waits: two round trips (the version, then 7 reads in one burst)"}},
+	{name: "300 ms round trip (150 ms each way)", scrape: 4,
+		toxics: func(string) []toxic { return both("latency", map[string]any{"latency": 150}) },
+		rest:   outcome{ResultSuccess, 0, "", "waits: one round trip on the kept connection"},
+		modbus: outcome{ResultSuccess, 0, "", "waits: two round trips (the version, then 7 reads in one burst)"}},
 	{name: "2 KB/s link", scrape: 6,
 		toxics: func(string) []toxic { return down("bandwidth", map[string]any{"rate": 2}) },
 		rest:   outcome{ResultSuccess, 0, "", "waits for the answer (1 KB)"},

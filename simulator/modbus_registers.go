@@ -79,7 +79,7 @@ func (c *Controller) Registers(s State, t time.Time, dlm DLMRole, site []State) 
 	str(120, 2, "0.9c")
 	regs[122] = uint16(1 + strings.IndexByte("abcde", get("type2_state")[0]))
 	regs[124] = map[bool]uint16{true: 1, false: 0}[new] // available: 1 from 5.22 on, 0 before
-	regs[131], regs[132] = 6, 60
+	regs[130], regs[131], regs[132] = 0, 6, 60          // no address offset
 	regs[140] = 1
 	if !c.ThreePhase {
 		regs[140] = 5
@@ -119,6 +119,9 @@ func (c *Controller) Registers(s State, t time.Time, dlm DLMRole, site []State) 
 		regs[730] = uint16(min(100, soc0+100*s.TransactionWh/capacity))
 	}
 	regs[1000] = uint16(c.HEMSLimit(s, t))
+	if c.Firmware == "5.33" {
+		regs[133] = uint16(c.MaxCurrent) // the hardware limit of the 5.32 documentation
+	}
 	if new {
 		regs[134] = uint16(c.MaxCurrent)
 		str(142, 10, c.Model)

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -98,6 +99,7 @@ func (h *modbusHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) 
 		return nil, mb.ErrServerDeviceBusy
 	}
 	regs := h.registers(mode)
+	strict := f.modbusBehaviour(h.id).Strict
 	out := make([]uint16, req.Quantity)
 	for i := range out {
 		a := req.Addr + uint16(i)
@@ -105,8 +107,8 @@ func (h *modbusHandler) HandleHoldingRegisters(req *mb.HoldingRegistersRequest) 
 		if mode == ModbusNoValue && a >= 218 && a <= 221 {
 			v = 0xFFFF
 		}
-		if !ok {
-			return nil, mb.ErrIllegalDataAddress
+		if !ok && (strict || documented[a]) {
+			return nil, mb.ErrIllegalDataAddress // a register this controller lacks, or any gap of a strict one
 		}
 		out[i] = v
 	}
@@ -158,9 +160,10 @@ type ModbusServer struct {
 }
 
 // ServeModbus starts controller id's Modbus TCP server on addr (host:port).
-// Clients reach it through a byte relay of the simulator's own, so that the
-// modbus_cut fault can cut a reply off; the library's server listens on a
-// free loopback port behind it.
+// Clients reach it through a relay of the simulator's own, which passes
+// whole frames, so that the modbus_cut fault can cut a reply off and the
+// controller's ModbusBehaviour can drop or delay requests; the library's
+// server listens on a free loopback port behind it.
 func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
 	front, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -183,8 +186,12 @@ func (f *Fleet) ServeModbus(id int, addr string) (*ModbusServer, error) {
 }
 
 // ServeModbusDirect starts controller id's Modbus TCP server on addr without
-// the relay (half the descriptors, for load tests; no modbus_cut fault).
+// the relay (half the descriptors, for load tests; no modbus_cut fault, no
+// one-at-a-time server, no latency).
 func (f *Fleet) ServeModbusDirect(id int, addr string) (*ModbusServer, error) {
+	if b := f.modbusBehaviour(id); b.needsRelay() {
+		return nil, fmt.Errorf("controller %d: a Modbus server that is %s needs ServeModbus", id, b)
+	}
 	s, err := f.serveModbus(id, addr)
 	if err == nil {
 		f.modbusAddrs.Store(id, addr)
@@ -203,42 +210,6 @@ func (f *Fleet) serveModbus(id int, addr string) (*ModbusServer, error) {
 		return nil, err
 	}
 	return &ModbusServer{srv: srv, handler: h}, nil
-}
-
-// relay passes bytes between each client and the library's server; under
-// modbus_cut it sends the first 5 bytes of a reply and hangs up.
-func (s *ModbusServer) relay(f *Fleet, id int, inner string) {
-	for {
-		c, err := s.front.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer func() { _ = c.Close() }()
-			up, err := net.Dial("tcp", inner)
-			if err != nil {
-				return
-			}
-			defer func() { _ = up.Close() }()
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			buf := make([]byte, 512)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					if spec := f.faults[id].Load(); spec != nil && spec.Mode == ModbusCut {
-						_, _ = c.Write(buf[:min(n, 5)])
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
 }
 
 // ModbusAddr is where controller id serves Modbus TCP, "" when it does not.

@@ -28,7 +28,11 @@ type Options struct {
 	// DLMSiteSize groups the controllers into DLM sites of this many: the
 	// first of each is the master, the others its slaves (0: no DLM).
 	DLMSiteSize int
-	Now         func() time.Time // the clock; nil means time.Now
+	// Modbus is how every controller's Modbus TCP server behaves;
+	// ModbusOf overrides it for some controllers (id → behaviour).
+	Modbus   ModbusBehaviour
+	ModbusOf map[int]ModbusBehaviour
+	Now      func() time.Time // the clock; nil means time.Now
 }
 
 // Fleet is a set of simulated controllers behind one HTTP handler:
@@ -211,7 +215,7 @@ func (f *Fleet) serveIndex(w http.ResponseWriter, r *http.Request) {
 		}
 		mbAddr := ""
 		if a := f.ModbusAddr(c.ID); a != "" {
-			mbAddr = fmt.Sprintf("\tmodbus %s (%s, DLM %s)", a, c.ModbusSet(), map[DLMRole]string{DLMDisabled: "off", DLMMaster: "master", DLMSlave: "slave"}[f.dlmRole(c.ID)])
+			mbAddr = fmt.Sprintf("\tmodbus %s (%s, DLM %s, %s)", a, c.ModbusSet(), map[DLMRole]string{DLMDisabled: "off", DLMMaster: "master", DLMSlave: "slave"}[f.dlmRole(c.ID)], f.modbusBehaviour(c.ID))
 		}
 		_, _ = fmt.Fprintf(w, "/cc/%d/rest/full_state\tfw %s\t%s\t%s\t%.1f kW%s%s\n", c.ID, c.Firmware, c.Model,
 			[]string{"idle", "connected", "charging", "finishing"}[s.Phase], s.Power/1000, fault, mbAddr)

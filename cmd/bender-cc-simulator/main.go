@@ -34,6 +34,7 @@ func main() {
 		modbusAddr  = app.Flag("modbus.listen", "Serve Modbus TCP too: controller i on this port + i-1 (port 0: a free port each, listed on the index page).").String()
 		dlmSite     = app.Flag("dlm-site-size", "Group the controllers into DLM sites of this many: the first of each is the master, the rest its slaves (Modbus registers 600-635).").Int()
 		firmwareOf  = app.Flag("controller-firmware", "Firmware of one controller: <controller>=<5.12|5.22|5.33> (5.12 serves the 5.12 Modbus register set). Repeatable.").Strings()
+		behaviours  = app.Flag("modbus-behaviour", "How the Modbus TCP servers behave: [<controller>=]<behaviour>, behaviour a comma-separated list of strict (exception 02 for a read that touches an address the register map does not document; otherwise such an address reads 0), one-at-a-time (drops requests that arrive while it answers one: no pipelining), latency:<duration> (the round trip to the controller: each reply leaves this long after its request came). Without <controller>=, for every controller. Repeatable.").Strings()
 		faults      = app.Flag("fault", "Inject a fault: <controller>=<mode>, mode one of "+strings.Join(simulator.FaultModes(), ", ")+" (rcmb to rcd: device faults, which the controller reports in its answer; modbus_…: faults of its Modbus server; the others: of its REST server). Repeatable; at run time POST /control/cc/<i>/fault?mode=… sets one, DELETE /control/cc/<i>/fault clears it.").Strings()
 	)
 	app.HelpFlag.Short('h')
@@ -50,9 +51,14 @@ func main() {
 		}
 		fwOf[id] = fw
 	}
+	all, mbOf, err := parseBehaviours(*behaviours)
+	if err != nil {
+		_ = level.Error(logger).Log("msg", "Bad --modbus-behaviour", "err", err)
+		os.Exit(2)
+	}
 	fleet, err := simulator.NewFleet(simulator.Options{
 		Controllers: *controllers, Seed: *seed, Firmware: *firmware, Username: *username, Password: *password,
-		FirmwareOf: fwOf, DLMSiteSize: *dlmSite,
+		FirmwareOf: fwOf, DLMSiteSize: *dlmSite, Modbus: all, ModbusOf: mbOf,
 	})
 	if err != nil {
 		_ = level.Error(logger).Log("err", err)
@@ -106,6 +112,33 @@ func parseFaultFlag(s string, n int) (int, *simulator.FaultSpec, error) {
 	}
 	spec, err := simulator.ParseFault(mode)
 	return id, spec, err
+}
+
+// parseBehaviours reads the --modbus-behaviour flags: the fleet's, and
+// each controller's own.
+func parseBehaviours(flags []string) (simulator.ModbusBehaviour, map[int]simulator.ModbusBehaviour, error) {
+	var all simulator.ModbusBehaviour
+	of := map[int]simulator.ModbusBehaviour{}
+	for _, f := range flags {
+		idStr, spec, ok := strings.Cut(f, "=")
+		if !ok {
+			idStr, spec = "", f
+		}
+		b, err := simulator.ParseModbusBehaviour(spec)
+		if err != nil {
+			return all, nil, fmt.Errorf("%q: %w", f, err)
+		}
+		if idStr == "" {
+			all = b
+			continue
+		}
+		id, err := strconv.Atoi(idStr)
+		if err != nil || id < 1 {
+			return all, nil, fmt.Errorf("%q: want [<controller>=]<behaviour>", f)
+		}
+		of[id] = b
+	}
+	return all, of, nil
 }
 
 // serveModbus starts every controller's Modbus TCP server: controller i on
