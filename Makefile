@@ -201,12 +201,13 @@ bench-load: build bender-cc-loadtest
 
 ## bench-peers: this exporter against blackbox_exporter (built from its module source into .build/ once) on the same
 ## simulated fleet, open loop at 200 probes/s twice each and at saturation, interleaved; then Modbus against its own
-## saturation (docs/performance.md "Against blackbox_exporter"; about 9 minutes; run it alone on the machine)
+## saturation (docs/performance.md "Against blackbox_exporter"; about 9 minutes; run it alone on the machine).
+## BASELINE=<another build of this exporter> measures it too, in the same rounds: before and after a change in one run.
 BLACKBOX_VERSION := 0.28.0
 BLACKBOX ?= .build/blackbox_exporter-$(BLACKBOX_VERSION)/blackbox_exporter
 BENCH_PEERS_ARGS := --controllers 1000 --per-host 100 --rate 200 --controller-latency 20ms
 bench-peers: build bender-cc-loadtest $(BLACKBOX)
-	./bender-cc-loadtest --peers --blackbox $(BLACKBOX) $(BENCH_PEERS_ARGS)
+	./bender-cc-loadtest --peers --blackbox $(BLACKBOX) $(if $(BASELINE),--peers-baseline $(BASELINE)) $(BENCH_PEERS_ARGS)
 
 $(BLACKBOX):
 	GO=$(GO) ./scripts/build-blackbox.sh $(BLACKBOX_VERSION) $@

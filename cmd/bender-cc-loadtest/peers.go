@@ -29,6 +29,7 @@ import (
 type peerBench struct {
 	enabled                    bool
 	blackbox                   string
+	baseline                   string
 	openFor, satFor, modbusFor time.Duration
 	workers                    int
 }
@@ -38,6 +39,7 @@ func addPeerFlags(app *kingpin.Application) *peerBench {
 	p := &peerBench{}
 	app.Flag("peers", "Peer benchmark (make bench-peers): this exporter and blackbox_exporter (--blackbox) against the same simulated fleet (--controllers, --per-host, --controller-latency), open loop at --rate twice each, interleaved, and at saturation; then the Modbus probe against its own saturation.").BoolVar(&p.enabled)
 	app.Flag("blackbox", "Peer benchmark: the blackbox_exporter binary (empty: this exporter only).").StringVar(&p.blackbox)
+	app.Flag("peers-baseline", "Peer benchmark: another build of this exporter (before a change), measured in the same rounds, REST and Modbus, so that before and after compare within one run (empty: none).").StringVar(&p.baseline)
 	app.Flag("peers-open", "Peer benchmark: length of each open-loop phase.").Default("45s").DurationVar(&p.openFor)
 	app.Flag("peers-saturation", "Peer benchmark: length of each saturation phase.").Default("15s").DurationVar(&p.satFor)
 	app.Flag("peers-modbus", "Peer benchmark: length of each Modbus open-loop phase (0 skips Modbus).").Default("30s").DurationVar(&p.modbusFor)
@@ -75,6 +77,13 @@ func (p *peerBench) run(rest *openLoop) error {
 		ok: func(b string) bool { return strings.Contains(b, "\nbender_cc_up 1\n") }}
 	ours.start = func() (*exporterProc, func(), error) { e, _, stop, err := rest.startConfigured(); return e, stop, err }
 	peers := []*peer{ours}
+	var base *openLoop
+	if p.baseline != "" {
+		b := *rest
+		b.exporter, base = p.baseline, &b
+		peers = append(peers, &peer{name: baselineName, url: ours.url, ok: ours.ok,
+			start: func() (*exporterProc, func(), error) { e, _, stop, err := base.startConfigured(); return e, stop, err }})
+	}
 	if p.blackbox != "" {
 		peers = append(peers, blackboxPeer(p.blackbox))
 	}
@@ -107,20 +116,35 @@ func (p *peerBench) run(rest *openLoop) error {
 				e, _, stop, err := modbus.startConfigured()
 				return e, stop, err
 			}}
+		mbPeers := []*peer{mb}
+		if base != nil {
+			baseModbus := modbus
+			baseModbus.exporter = p.baseline
+			mbPeers = append(mbPeers, &peer{name: baselineName + " Modbus", url: ours.url, ok: ours.ok,
+				start: func() (*exporterProc, func(), error) {
+					e, _, stop, err := baseModbus.startConfigured()
+					return e, stop, err
+				}})
+		}
 		mbOpen := *p
 		mbOpen.openFor = p.modbusFor
 		for range 2 {
 			for _, kind := range []string{"open", "saturation"} {
-				ph, err := mbOpen.measure(mb, &modbus, mbTargets, kind)
-				if err != nil {
-					return err
+				for _, pe := range mbPeers {
+					ph, err := mbOpen.measure(pe, &modbus, mbTargets, kind)
+					if err != nil {
+						return err
+					}
+					phases = append(phases, ph)
 				}
-				phases = append(phases, ph)
 			}
 		}
 	}
 	return p.report(phases, rest.rate)
 }
+
+// baselineName is the peer --peers-baseline starts.
+const baselineName = "baseline"
 
 // measure runs one phase against a fresh exporter process.
 func (p *peerBench) measure(pe *peer, o *openLoop, targets []target, kind string) (peerPhase, error) {
@@ -307,6 +331,13 @@ func (p *peerBench) report(phases []peerPhase, rate float64) error {
 	ratio("blackbox_exporter / bender_cc_exporter, saturation", "blackbox_exporter (http)/saturation", "bender_cc_exporter/saturation", "-")
 	ratio("bender_cc_exporter Modbus: "+open+" / saturation", "bender_cc_exporter Modbus/open", "bender_cc_exporter Modbus/saturation", "≤ 2×")
 	ratio("bender_cc_exporter: Modbus / REST, "+open, "bender_cc_exporter Modbus/open", "bender_cc_exporter/open", "-")
+	for _, k := range []string{"", " Modbus"} {
+		for _, kind := range []string{"open", "saturation"} {
+			ratio("baseline / bender_cc_exporter"+k+", "+kind, baselineName+k+"/"+kind, "bender_cc_exporter"+k+"/"+kind, "-")
+		}
+	}
+	ratio("baseline: "+open+" / saturation", baselineName+"/open", baselineName+"/saturation", "-")
+	ratio("baseline Modbus: "+open+" / saturation", baselineName+" Modbus/open", baselineName+" Modbus/saturation", "-")
 	if failed > 0 {
 		return errors.New("some probes failed: the figures above do not compare like with like")
 	}
